@@ -1,0 +1,369 @@
+//! clickhook's configuration.
+//!
+//! Three layers, later ones winning: the defaults file `config/clickhook.toml` embedded in
+//! the binary (it doubles as the documentation of every key), the operator's file, and
+//! `CLICKHOOK__SECTION__KEY` environment variables. [`load`] reads and [`Config::validate`]
+//! checks everything before any port is bound, so that a bad value stops the process at
+//! start with a message that names the key, the value and the allowed range.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clickhook_core::{Keyring, RetentionDays, RetrySchedule, SigningKey};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// The embedded defaults file.
+pub const DEFAULTS: &str = include_str!("../../../config/clickhook.toml");
+/// Where `serve` and `check-config` look when `--config` is not given.
+pub const DEFAULT_PATH: &str = "config/clickhook.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub tracking: Tracking,
+    pub listen: Listen,
+    pub store: Store,
+    pub geoip: GeoIp,
+    pub proxy: Proxy,
+    pub webhooks: Webhooks,
+    pub bots: Bots,
+    pub privacy: Privacy,
+    pub log: Log,
+    #[serde(default)]
+    pub servers: Vec<ServerCfg>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tracking {
+    pub retention_days: i64,
+    pub link_base_url: String,
+    #[serde(default)]
+    pub signing_keys: Vec<KeyCfg>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCfg {
+    pub id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for KeyCfg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCfg").field("id", &self.id).field("secret", &"<redacted>").finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    pub redirect: SocketAddr,
+    pub api: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Embedded,
+    Redis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub backend: Backend,
+    pub path: PathBuf,
+    pub redis_url: String,
+    #[serde(default)]
+    pub redis_cluster: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoIp {
+    pub city_database: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    #[serde(default)]
+    pub trusted: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhooks {
+    pub retry_schedule: Vec<String>,
+    pub request_timeout: String,
+    pub allow_private_targets: bool,
+    pub concurrency: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScannerClicks {
+    None,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bots {
+    pub settle_seconds: u32,
+    pub scanner_clicks: ScannerClicks,
+    pub label: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    pub anonymize_ip: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerCfg {
+    pub name: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for ServerCfg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCfg").field("name", &self.name).field("token", &"<redacted>").finish()
+    }
+}
+
+/// A configuration error: what `check-config` and `serve` print before exiting with 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Loads the embedded defaults, then `path` (which must exist when `required`), then env.
+pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
+    if required && !path.exists() {
+        return Err(ConfigError(format!("config file {} does not exist", path.display())));
+    }
+    let mut fig = Figment::from(Toml::string(DEFAULTS));
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        // Parse first so that syntax errors name the file and line.
+        toml::from_str::<toml::Table>(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        fig = fig.merge(Toml::string(&text));
+    }
+    from_figment(fig.merge(Env::prefixed("CLICKHOOK__").split("__")))
+}
+
+/// Loads the defaults with `overrides` (TOML text) on top: for tests and embedding.
+pub fn from_toml(overrides: &str) -> Result<Config, ConfigError> {
+    from_figment(Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(overrides)))
+}
+
+fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
+    fig.extract::<Config>().map_err(|e| {
+        let msgs: Vec<String> = e.into_iter().map(|e| describe(&e)).collect();
+        ConfigError(msgs.join("; "))
+    })
+}
+
+fn describe(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    if key.is_empty() { e.kind.to_string() } else { format!("{key}: {}", e.kind) }
+}
+
+/// Everything validated and parsed into the types the service uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub retention: RetentionDays,
+    pub link_base_url: String,
+    /// `None` when the config holds no keys: the store then provides a generated one.
+    pub keyring: Option<Keyring>,
+    pub retry_schedule: RetrySchedule,
+    pub request_timeout: Duration,
+}
+
+fn duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| ConfigError(format!("{key} = {s:?}: not a duration ({e}); write e.g. \"500ms\", \"15s\", \"10m\", \"1h\"")))
+}
+
+impl Config {
+    /// Checks every range and parses every string-typed value.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let retention = RetentionDays::new(self.tracking.retention_days).map_err(ConfigError)?;
+        let base = self.tracking.link_base_url.trim_end_matches('/');
+        let parsed = url::Url::parse(base)
+            .map_err(|e| ConfigError(format!("tracking.link_base_url = {base:?}: not a URL ({e})")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || parsed.fragment().is_some() || parsed.host().is_none() {
+            return Err(ConfigError(format!(
+                "tracking.link_base_url = {base:?}: must be an http or https URL with a host and no query or fragment"
+            )));
+        }
+        let keyring = if self.tracking.signing_keys.is_empty() {
+            None
+        } else {
+            let keys = self
+                .tracking
+                .signing_keys
+                .iter()
+                .map(|k| SigningKey::from_base64(k.id.clone(), &k.secret))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ConfigError(format!("tracking.signing_keys: {e}")))?;
+            Some(Keyring::new(keys).map_err(|e| ConfigError(format!("tracking.signing_keys: {e}")))?)
+        };
+        let delays = self
+            .webhooks
+            .retry_schedule
+            .iter()
+            .map(|s| duration("webhooks.retry_schedule", s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let retry_schedule = RetrySchedule::new(delays).map_err(ConfigError)?;
+        let request_timeout = duration("webhooks.request_timeout", &self.webhooks.request_timeout)?;
+        if !(Duration::from_millis(100)..=Duration::from_secs(300)).contains(&request_timeout) {
+            return Err(ConfigError(format!(
+                "webhooks.request_timeout = {:?}: must be 100ms..=5m",
+                self.webhooks.request_timeout
+            )));
+        }
+        if !(1..=10_000).contains(&self.webhooks.concurrency) {
+            return Err(ConfigError(format!("webhooks.concurrency = {}: must be 1..=10000", self.webhooks.concurrency)));
+        }
+        if self.bots.settle_seconds > 60 {
+            return Err(ConfigError(format!("bots.settle_seconds = {}: must be 0..=60", self.bots.settle_seconds)));
+        }
+        for (i, s) in self.servers.iter().enumerate() {
+            if s.name.trim().is_empty() || s.name.len() > 64 {
+                return Err(ConfigError(format!("servers[{i}].name = {:?}: must be 1 to 64 characters", s.name)));
+            }
+            if s.token.len() < 16 {
+                return Err(ConfigError(format!("servers[{i}].token: must be at least 16 characters")));
+            }
+            if self.servers[..i].iter().any(|o| o.name == s.name) {
+                return Err(ConfigError(format!("servers[{i}].name = {:?}: used twice", s.name)));
+            }
+            if self.servers[..i].iter().any(|o| o.token == s.token) {
+                return Err(ConfigError(format!("servers[{i}].token: the same token is used by two servers")));
+            }
+        }
+        if self.store.backend == Backend::Redis {
+            return Err(ConfigError("store.backend = \"redis\": not available in this build yet; use \"embedded\"".into()));
+        }
+        Ok(Settings {
+            retention,
+            link_base_url: base.to_owned(),
+            keyring,
+            retry_schedule,
+            request_timeout,
+        })
+    }
+
+    /// The effective configuration as TOML, with secrets masked: what `check-config` prints.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut c = self.clone();
+        for k in &mut c.tracking.signing_keys {
+            k.secret = "<redacted>".into();
+        }
+        for s in &mut c.servers {
+            s.token = "<redacted>".into();
+        }
+        toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_contract() {
+        let c = from_toml("").unwrap();
+        let s = c.validate().unwrap();
+        assert_eq!(s.retention.days(), 45);
+        assert_eq!(c.listen.redirect.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.listen.api.to_string(), "127.0.0.1:8081");
+        assert_eq!(s.retry_schedule, RetrySchedule::postmark());
+        assert_eq!(s.request_timeout, Duration::from_secs(15));
+        assert!(c.servers.is_empty(), "no built-in well-known token");
+        assert!(s.keyring.is_none());
+    }
+
+    #[test]
+    fn retention_out_of_range_names_key_and_range() {
+        let e = from_toml("[tracking]\nretention_days = 400").unwrap().validate().unwrap_err();
+        assert_eq!(e.0, "tracking.retention_days = 400: must be 7..=365");
+        let e = from_toml("[tracking]\nretention_days = 3").unwrap().validate().unwrap_err();
+        assert!(e.0.contains("must be 7..=365"));
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_errors_that_name_the_key() {
+        let e = from_toml("[tracking]\nretention_dayz = 4").unwrap_err();
+        assert!(e.0.contains("retention_dayz"), "{e}");
+        let e = from_toml("[tracking]\nretention_days = \"many\"").unwrap_err();
+        assert!(e.0.contains("tracking.retention_days"), "{e}");
+        let e = from_toml("[listen]\napi = \"nowhere\"").unwrap_err();
+        assert!(e.0.contains("listen.api"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let bad = [
+            ("[webhooks]\nretry_schedule = [\"soon\"]", "webhooks.retry_schedule"),
+            ("[webhooks]\nrequest_timeout = \"1h\"", "webhooks.request_timeout"),
+            ("[tracking]\nlink_base_url = \"ftp://x\"", "tracking.link_base_url"),
+            ("[tracking]\nsigning_keys = [{ id = \"k1\", secret = \"c2hvcnQ=\" }]", "tracking.signing_keys"),
+            ("[[servers]]\nname = \"a\"\ntoken = \"short\"", "servers[0].token"),
+        ];
+        for (toml, key) in bad {
+            let e = from_toml(toml).unwrap().validate().unwrap_err();
+            assert!(e.0.contains(key), "{toml}: {e}");
+        }
+    }
+
+    #[test]
+    fn file_layer_and_missing_required_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[tracking]\nretention_days = 90\n").unwrap();
+        assert_eq!(load(&p, true).unwrap().tracking.retention_days, 90);
+        assert!(load(&dir.path().join("nope.toml"), true).unwrap_err().0.contains("does not exist"));
+        assert_eq!(load(&dir.path().join("nope.toml"), false).unwrap().tracking.retention_days, 45);
+        std::fs::write(&p, "[tracking\n").unwrap();
+        assert!(load(&p, true).unwrap_err().0.contains("c.toml"));
+    }
+
+    #[test]
+    fn redacted_output_hides_secrets() {
+        let c = from_toml("[[servers]]\nname = \"a\"\ntoken = \"super-secret-token-123\"").unwrap();
+        let out = c.to_redacted_toml();
+        assert!(!out.contains("super-secret-token-123"));
+        assert!(out.contains("retention_days = 45"));
+    }
+}

@@ -1,0 +1,171 @@
+//! The link host: the server behind every tracked link.
+//!
+//! For a request on `/{token}` it verifies the token with nothing but the signing keys,
+//! makes the hit durable, and answers `302 Found` to the original URL. It never waits on
+//! enrichment, uniqueness or webhooks: those happen later in the click processor, from the
+//! stored hit. A token that does not verify gets 404, never a redirect (invariant 3).
+//!
+//! The redirect is sent even when the hit cannot be stored (the store is down or slow past
+//! [`LinkHost::store_timeout`]): the recipient must always reach the link. Such a hit is
+//! counted in `clickhook_hits_unrecorded_total` and logged; the disk spool that keeps those
+//! hits for replay belongs to the multi-node backend.
+
+pub mod client_ip;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickhook_core::{Hit, Keyring, RetentionDays, timefmt};
+use clickhook_store::Store;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use ipnet::IpNet;
+use tokio::net::TcpListener;
+
+/// What the link host needs. Cheap to share: handlers hold an `Arc`.
+pub struct LinkHost {
+    pub keyring: Keyring,
+    pub store: Arc<dyn Store>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub retention: RetentionDays,
+    /// How long a redirect may wait for its hit to be stored before it is sent anyway.
+    pub store_timeout: Duration,
+}
+
+type Body = Full<Bytes>;
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Browsers and mail clients announce speculative loads; those are never clicks.
+fn is_prefetch(req: &Request<Incoming>) -> bool {
+    ["purpose", "sec-purpose", "x-purpose", "x-moz"].iter().any(|h| {
+        req.headers().get(*h).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.contains("prefetch") || v.contains("preview") || v.contains("prerender")
+        })
+    })
+}
+
+impl LinkHost {
+    /// Answers one request. Public so that benchmarks and tests can call it without a socket.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let path = req.uri().path();
+        if path == "/healthz" {
+            return plain(StatusCode::OK, "ok\n");
+        }
+        let token = path.strip_prefix('/').unwrap_or(path);
+        let payload = match self.keyring.verify(token) {
+            Ok(p) => p,
+            Err(e) => {
+                metrics::counter!("clickhook_tokens_rejected_total", "reason" => format!("{e:?}")).increment(1);
+                return plain(StatusCode::NOT_FOUND, "not found\n");
+            }
+        };
+        let location = match HeaderValue::from_str(&payload.original_link) {
+            Ok(v) => v,
+            Err(_) => return plain(StatusCode::NOT_FOUND, "not found\n"),
+        };
+        match *req.method() {
+            Method::GET | Method::HEAD => {}
+            _ => {
+                let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+                r.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                return r;
+            }
+        }
+        if req.method() == Method::GET && !is_prefetch(&req) {
+            self.record(&req, peer, payload).await;
+        } else {
+            metrics::counter!("clickhook_hits_total", "outcome" => "not_a_click").increment(1);
+        }
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::FOUND;
+        r.headers_mut().insert(LOCATION, location);
+        r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+
+    async fn record(&self, req: &Request<Incoming>, peer: SocketAddr, payload: clickhook_core::TokenPayload) {
+        let now = time::OffsetDateTime::now_utc();
+        let now_ms = timefmt::unix_ms(now);
+        if !self.retention.contains(payload.sent_at.saturating_mul(1000), now_ms) {
+            metrics::counter!("clickhook_hits_total", "outcome" => "after_retention").increment(1);
+            return;
+        }
+        let xff = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        let ip = client_ip::client_ip(peer.ip(), xff, &self.trusted_proxies);
+        let ua = req.headers().get(hyper::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
+        let hit = Hit::new(uuid::Uuid::now_v7(), payload, now_ms, ip, &ua);
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(self.store_timeout, self.store.append_hit(&hit)).await {
+            Ok(Ok(())) => {
+                metrics::counter!("clickhook_hits_total", "outcome" => "recorded").increment(1);
+                metrics::histogram!("clickhook_store_seconds", "op" => "append_hit").record(started.elapsed().as_secs_f64());
+            }
+            Ok(Err(e)) => {
+                metrics::counter!("clickhook_hits_unrecorded_total").increment(1);
+                tracing::error!(error = %e, hit = %hit.id, "hit not recorded; redirecting anyway");
+            }
+            Err(_) => {
+                metrics::counter!("clickhook_hits_unrecorded_total").increment(1);
+                tracing::error!(hit = %hit.id, timeout = ?self.store_timeout, "hit not recorded in time; redirecting anyway");
+            }
+        }
+    }
+}
+
+/// Serves the link host on an already-bound listener until `shutdown` resolves, then lets
+/// open connections finish their requests (up to 10 s).
+pub async fn run(listener: TcpListener, state: Arc<LinkHost>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_buf_size(64 * 1024)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "link host: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(state.handle(req, peer).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    Ok(())
+}
