@@ -1,0 +1,143 @@
+//! The click processor: from a stored hit to a Click event, or to nothing.
+//!
+//! It runs apart from the link host so that a redirect never waits on what happens here.
+//! For each hit it finds the message record, applies the retention rule with the record's
+//! SentAt, enriches the hit (geo, user agent), builds the exact Postmark Click JSON and hands
+//! the store one atomic decision ([`clickhook_store::Store::settle_hit`]): the store claims
+//! the uniqueness mark and enqueues one delivery per matching webhook only when the mark was
+//! free. A processor that crashes mid-way leaves its leased hits to be processed again; the
+//! atomic settle makes that repeat harmless.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickhook_core::{ClickEvent, Hit, MessageRecord, RetentionDays, timefmt, unique};
+use clickhook_enrich::Enricher;
+use clickhook_store::{ClickOutcome, ClickRow, HitDecision, Settled, Store};
+use tokio::task::JoinSet;
+
+/// Hits claimed per round.
+const BATCH: usize = 256;
+/// Hits processed at once; concurrency lets the store's group commit batch the settles.
+const CONCURRENCY: usize = 64;
+/// A claimed hit is invisible to other processors this long.
+const LEASE: Duration = Duration::from_secs(60);
+
+pub struct ClickProcessor {
+    pub store: Arc<dyn Store>,
+    pub enricher: Arc<Enricher>,
+    pub retention: RetentionDays,
+}
+
+/// Builds the Click event for a hit of a message. Pure apart from the enrichment lookups.
+pub fn click_event(hit: &Hit, message: &MessageRecord, enricher: &Enricher) -> ClickEvent {
+    let e = enricher.enrich(hit.ip, &hit.user_agent);
+    ClickEvent {
+        record_type: "Click".into(),
+        message_stream: message.stream.clone(),
+        click_location: hit.location,
+        client: e.client,
+        os: e.os,
+        platform: e.platform,
+        user_agent: hit.user_agent.clone(),
+        original_link: hit.original_link.clone(),
+        geo: e.geo,
+        message_id: message.message_id.clone(),
+        metadata: message.metadata.clone(),
+        received_at: timefmt::postmark(timefmt::from_unix_ms(hit.received_at_ms)),
+        tag: message.tag.clone(),
+        recipient: message.recipient.clone(),
+    }
+}
+
+impl ClickProcessor {
+    /// Decides one hit and settles it in the store.
+    pub async fn process(&self, hit: Hit) -> Result<Settled, clickhook_store::StoreError> {
+        let Some(message) = self.store.get_message(&hit.message_id).await? else {
+            metrics::counter!("clickhook_clicks_total", "outcome" => "unknown_message").increment(1);
+            return self.store.settle_hit(hit.id, HitDecision::Discard).await;
+        };
+        let sent_ms = timefmt::unix_ms(message.sent_at);
+        if !self.retention.contains(sent_ms, hit.received_at_ms) {
+            metrics::counter!("clickhook_clicks_total", "outcome" => "after_retention").increment(1);
+            return self.store.settle_hit(hit.id, HitDecision::Discard).await;
+        }
+        let event = click_event(&hit, &message, &self.enricher);
+        let payload = serde_json::to_string(&event).expect("a Click event always serializes");
+        let webhook_ids = self
+            .store
+            .list_webhooks(&message.server, Some(&message.stream))
+            .await?
+            .into_iter()
+            .filter(|w| w.triggers.click.enabled)
+            .map(|w| w.id)
+            .collect();
+        let event_id = uuid::Uuid::new_v4();
+        let outcome = ClickOutcome {
+            mark_key: unique::mark_key(&message.message_id, &message.recipient, &hit.original_link),
+            expires_at_ms: self.retention.expires_at_ms(sent_ms),
+            event_id,
+            payload,
+            webhook_ids,
+            click: ClickRow {
+                event_id,
+                server: message.server.clone(),
+                message_id: message.message_id.clone(),
+                received_at_ms: hit.received_at_ms,
+                unique: false,
+                event,
+            },
+        };
+        let settled = self.store.settle_hit(hit.id, HitDecision::Click(outcome)).await?;
+        let outcome = match settled {
+            Settled::Unique { .. } => "unique",
+            Settled::Repeat => "repeat",
+            Settled::Discarded | Settled::AlreadySettled => "already_settled",
+        };
+        metrics::counter!("clickhook_clicks_total", "outcome" => outcome).increment(1);
+        Ok(settled)
+    }
+
+    /// Processes hits until `shutdown` resolves; the round in progress is finished first.
+    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let hits = tokio::select! {
+                r = self.store.claim_hits(BATCH, LEASE) => r,
+                () = &mut shutdown => return,
+            };
+            let hits = match hits {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "click processor: cannot claim hits; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        () = &mut shutdown => return,
+                    }
+                }
+            };
+            if hits.is_empty() {
+                tokio::select! {
+                    () = self.store.wait_for_hits(Duration::from_millis(500)) => continue,
+                    () = &mut shutdown => return,
+                }
+            }
+            let mut tasks = JoinSet::new();
+            for hit in hits {
+                while tasks.len() >= CONCURRENCY {
+                    tasks.join_next().await;
+                }
+                let this = self.clone();
+                tasks.spawn(async move {
+                    let id = hit.id;
+                    if let Err(e) = this.process(hit).await {
+                        // The hit stays leased and comes back when the lease ends.
+                        tracing::warn!(error = %e, hit = %id, "click processor: hit not settled; will retry");
+                    }
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+}
