@@ -1,0 +1,220 @@
+//! One clickhook process: any subset of the redirect, api and dispatch roles.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use clickhook_config::{Backend, Config, Settings};
+use clickhook_core::{Keyring, SigningKey, timefmt};
+use clickhook_enrich::{Enricher, GeoDb, UserAgents};
+use clickhook_store::Store;
+use clickhook_store::embedded::EmbeddedStore;
+use rand::RngCore as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Which roles this process runs (`--roles redirect,api,dispatch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub redirect: bool,
+    pub api: bool,
+    pub dispatch: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles { redirect: true, api: true, dispatch: true };
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut r = Roles { redirect: false, api: false, dispatch: false };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "redirect" => r.redirect = true,
+                "api" => r.api = true,
+                "dispatch" => r.dispatch = true,
+                other => return Err(format!("unknown role {other:?}: use redirect, api, dispatch")),
+            }
+        }
+        if r == (Roles { redirect: false, api: false, dispatch: false }) {
+            return Err("--roles names no role: use any of redirect, api, dispatch".into());
+        }
+        Ok(r)
+    }
+}
+
+/// Listeners bound before the node starts; `None` binds the configured address.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub redirect: Option<TcpListener>,
+    pub api: Option<TcpListener>,
+}
+
+/// A running node. Dropping it does not stop it; call [`Node::shutdown`].
+pub struct Node {
+    pub redirect_addr: Option<std::net::SocketAddr>,
+    pub api_addr: Option<std::net::SocketAddr>,
+    pub store: Arc<dyn Store>,
+    /// The API token of the generated "default" server, when this start created it.
+    pub created_default_token: Option<String>,
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+fn random_secret() -> Vec<u8> {
+    let mut b = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    b
+}
+
+static METRICS: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder once per process.
+fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    METRICS
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+        })
+        .clone()
+}
+
+/// Opens the configured store.
+pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match cfg.store.backend {
+        Backend::Embedded => {
+            let store = EmbeddedStore::open(&cfg.store.path)
+                .with_context(|| format!("opening the embedded store in {}", cfg.store.path.display()))?;
+            Ok(Arc::new(store))
+        }
+        Backend::Redis => anyhow::bail!("store.backend = \"redis\" is not available in this build"),
+    }
+}
+
+/// The signing keys: from config, or the one generated on first start and kept in the store.
+async fn keyring(settings: &Settings, store: &dyn Store) -> anyhow::Result<Keyring> {
+    if let Some(k) = &settings.keyring {
+        return Ok(k.clone());
+    }
+    let init = base64::engine::general_purpose::STANDARD.encode(random_secret());
+    let (secret, created) = store.get_or_init_meta("signing_key:auto", &init).await?;
+    if created {
+        tracing::info!("generated a link signing key and stored it (set tracking.signing_keys to manage keys yourself)");
+    }
+    let key = SigningKey::from_base64("auto", &secret).map_err(anyhow::Error::msg)?;
+    Keyring::new(vec![key]).map_err(anyhow::Error::msg)
+}
+
+/// API servers: from config, or a "default" server whose token is generated once.
+async fn servers(cfg: &Config, store: &dyn Store) -> anyhow::Result<(Vec<(String, String)>, Option<String>)> {
+    if !cfg.servers.is_empty() {
+        return Ok((cfg.servers.iter().map(|s| (s.name.clone(), s.token.clone())).collect(), None));
+    }
+    let init = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_secret());
+    let (token, created) = store.get_or_init_meta("server_token:default", &init).await?;
+    Ok((vec![("default".into(), token.clone())], created.then_some(token)))
+}
+
+impl Node {
+    /// Starts the roles on the given (or configured) listeners. Config must be validated.
+    pub async fn start(cfg: Config, settings: Settings, roles: Roles, listeners: Listeners) -> anyhow::Result<Node> {
+        let store = open_store(&cfg)?;
+        let keyring = keyring(&settings, store.as_ref()).await?;
+        let cancel = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let mut node = Node { redirect_addr: None, api_addr: None, store: store.clone(), created_default_token: None, cancel: cancel.clone(), tasks: JoinSet::new() };
+
+        if roles.redirect {
+            let listener = match listeners.redirect {
+                Some(l) => l,
+                None => TcpListener::bind(cfg.listen.redirect).await.with_context(|| format!("binding listen.redirect = {}", cfg.listen.redirect))?,
+            };
+            node.redirect_addr = Some(listener.local_addr()?);
+            let host = Arc::new(clickhook_linkhost::LinkHost {
+                keyring: keyring.clone(),
+                store: store.clone(),
+                trusted_proxies: cfg.proxy.trusted.clone(),
+                retention: settings.retention,
+                store_timeout: Duration::from_secs(2),
+            });
+            let c = cancel.clone();
+            tasks.spawn(async move {
+                if let Err(e) = clickhook_linkhost::run(listener, host, c.cancelled_owned()).await {
+                    tracing::error!(error = %e, "link host stopped");
+                }
+            });
+        }
+        if roles.api {
+            let listener = match listeners.api {
+                Some(l) => l,
+                None => TcpListener::bind(cfg.listen.api).await.with_context(|| format!("binding listen.api = {}", cfg.listen.api))?,
+            };
+            node.api_addr = Some(listener.local_addr()?);
+            let (servers, created) = servers(&cfg, store.as_ref()).await?;
+            node.created_default_token = created;
+            let render = metrics_handle().map(|h| Arc::new(move || h.render()) as clickhook_api::MetricsRender);
+            let state = clickhook_api::ApiState {
+                store: store.clone(),
+                keyring: keyring.clone(),
+                link_base_url: settings.link_base_url.clone(),
+                retention: settings.retention,
+                servers: clickhook_api::ApiState::server_table(servers),
+                allow_private_targets: cfg.webhooks.allow_private_targets,
+                metrics: render,
+            };
+            let c = cancel.clone();
+            tasks.spawn(async move {
+                if let Err(e) = clickhook_api::run(listener, state, c.cancelled_owned()).await {
+                    tracing::error!(error = %e, "API listener stopped");
+                }
+            });
+        }
+        if roles.dispatch {
+            let geo = GeoDb::open(PathBuf::from(&cfg.geoip.city_database));
+            let processor = Arc::new(clickhook_clicks::ClickProcessor {
+                store: store.clone(),
+                enricher: Arc::new(Enricher::new(geo, UserAgents::builtin())),
+                retention: settings.retention,
+            });
+            let c = cancel.clone();
+            tasks.spawn(async move { processor.run(c.cancelled_owned()).await });
+            let dispatcher = Arc::new(clickhook_dispatch::Dispatcher::new(
+                store.clone(),
+                clickhook_dispatch::DispatchSettings {
+                    schedule: settings.retry_schedule.clone(),
+                    request_timeout: settings.request_timeout,
+                    allow_private_targets: cfg.webhooks.allow_private_targets,
+                    concurrency: cfg.webhooks.concurrency as usize,
+                },
+            ));
+            let c = cancel.clone();
+            let grace = settings.request_timeout + Duration::from_secs(1);
+            tasks.spawn(async move { dispatcher.run(c.cancelled_owned(), grace).await });
+            // Retention: drop what has expired, now and every hour.
+            let (c, s) = (cancel.clone(), store.clone());
+            tasks.spawn(async move {
+                loop {
+                    match s.purge_expired(timefmt::unix_ms(time::OffsetDateTime::now_utc())).await {
+                        Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired records"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                        () = c.cancelled() => return,
+                    }
+                }
+            });
+        }
+        node.tasks = tasks;
+        Ok(node)
+    }
+
+    /// Stops taking work, lets in-flight requests and attempts finish, and returns.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
