@@ -1,3 +1,8 @@
-//! The test kit: real parts for tests to talk to.
+//! The test kit: real parts for tests to talk to. A webhook receiver that is a real HTTP
+//! server, a MaxMind-format City database built from `data/test-geo.toml`, a whole node
+//! in-process, and the real binary as a child process for crash tests.
 
 pub mod mmdb;
+pub mod node;
+pub mod process;
+pub mod receiver;

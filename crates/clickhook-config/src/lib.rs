@@ -183,7 +183,16 @@ pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
 
 /// Loads the defaults with `overrides` (TOML text) on top: for tests and embedding.
 pub fn from_toml(overrides: &str) -> Result<Config, ConfigError> {
-    from_figment(Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(overrides)))
+    from_toml_layers(&[overrides])
+}
+
+/// The defaults with each of `layers` (TOML text) merged on top, later ones winning.
+pub fn from_toml_layers(layers: &[&str]) -> Result<Config, ConfigError> {
+    let mut fig = Figment::from(Toml::string(DEFAULTS));
+    for layer in layers {
+        fig = fig.merge(Toml::string(layer));
+    }
+    from_figment(fig)
 }
 
 fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
