@@ -8,7 +8,6 @@
 //! free. A processor that crashes mid-way leaves its leased hits to be processed again; the
 //! atomic settle makes that repeat harmless.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,13 +15,15 @@ use clickhook_core::{ClickEvent, Hit, MessageRecord, RetentionDays, timefmt, uni
 use clickhook_enrich::Enricher;
 use clickhook_store::{ClickOutcome, ClickRow, HitDecision, Settled, Store};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// Hits claimed per round.
 const BATCH: usize = 256;
 /// Hits processed at once; concurrency lets the store's group commit batch the settles.
 const CONCURRENCY: usize = 64;
 /// A claimed hit is invisible to other processors this long.
-const LEASE: Duration = Duration::from_secs(60);
+/// Processing a hit takes milliseconds; after a crash, its hits come back this soon.
+const LEASE: Duration = Duration::from_secs(15);
 
 pub struct ClickProcessor {
     pub store: Arc<dyn Store>,
@@ -99,28 +100,25 @@ impl ClickProcessor {
         Ok(settled)
     }
 
-    /// Processes hits until `shutdown` resolves; the round in progress is finished first.
-    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let hits = tokio::select! {
-                r = self.store.claim_hits(BATCH, LEASE) => r,
-                () = &mut shutdown => return,
-            };
-            let hits = match hits {
+    /// Processes hits until `cancel` fires. A claim is never abandoned half-way: the
+    /// round that claimed hits settles them all before the loop looks at `cancel` again,
+    /// so a shutdown leaves no hit leased.
+    pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        while !cancel.is_cancelled() {
+            let hits = match self.store.claim_hits(BATCH, LEASE).await {
                 Ok(h) => h,
                 Err(e) => {
                     tracing::warn!(error = %e, "click processor: cannot claim hits; retrying");
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                        () = &mut shutdown => return,
+                        () = cancel.cancelled() => return,
                     }
                 }
             };
             if hits.is_empty() {
                 tokio::select! {
                     () = self.store.wait_for_hits(Duration::from_millis(500)) => continue,
-                    () = &mut shutdown => return,
+                    () = cancel.cancelled() => return,
                 }
             }
             let mut tasks = JoinSet::new();

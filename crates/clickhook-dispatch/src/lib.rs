@@ -9,7 +9,6 @@
 
 pub mod guard;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use clickhook_core::{AttemptVerdict, RetrySchedule, Webhook, timefmt};
 use clickhook_store::{AttemptRecord, DeliveryJob, NextStep, Store};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// How much of a receiver's response body is kept in the attempt log.
 pub const RESPONSE_PREFIX: usize = 1024;
@@ -177,40 +177,35 @@ impl Dispatcher {
         }
     }
 
-    /// Delivers until `shutdown` resolves; then stops claiming and lets the attempts in
-    /// flight finish for up to `grace`. Deliveries still leased after that come back to the
-    /// queue when their lease ends.
-    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>, grace: Duration) {
+    /// Delivers until `cancel` fires; then stops claiming and lets the attempts in flight
+    /// finish for up to `grace`. A claim is never abandoned half-way (every claimed job is
+    /// attempted); jobs whose attempt outlives `grace` come back when their lease ends.
+    pub async fn run(self: Arc<Self>, cancel: CancellationToken, grace: Duration) {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let mut tasks = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
+        while !cancel.is_cancelled() {
             while tasks.try_join_next().is_some() {}
             let free = permits.available_permits();
             if free == 0 {
                 tokio::select! {
                     _ = tasks.join_next() => continue,
-                    () = &mut shutdown => break,
+                    () = cancel.cancelled() => break,
                 }
             }
-            let jobs = tokio::select! {
-                r = self.store.claim_deliveries(now_ms(), free.min(256), self.lease()) => r,
-                () = &mut shutdown => break,
-            };
-            let jobs = match jobs {
+            let jobs = match self.store.claim_deliveries(now_ms(), free.min(256), self.lease()).await {
                 Ok(j) => j,
                 Err(e) => {
                     tracing::warn!(error = %e, "dispatcher: cannot claim deliveries; retrying");
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                        () = &mut shutdown => break,
+                        () = cancel.cancelled() => break,
                     }
                 }
             };
             if jobs.is_empty() {
                 tokio::select! {
                     () = self.store.wait_for_deliveries(Duration::from_millis(250)) => continue,
-                    () = &mut shutdown => break,
+                    () = cancel.cancelled() => break,
                 }
             }
             for job in jobs {

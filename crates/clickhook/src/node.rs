@@ -179,7 +179,7 @@ impl Node {
                 retention: settings.retention,
             });
             let c = cancel.clone();
-            tasks.spawn(async move { processor.run(c.cancelled_owned()).await });
+            tasks.spawn(async move { processor.run(c).await });
             let dispatcher = Arc::new(clickhook_dispatch::Dispatcher::new(
                 store.clone(),
                 clickhook_dispatch::DispatchSettings {
@@ -191,7 +191,7 @@ impl Node {
             ));
             let c = cancel.clone();
             let grace = settings.request_timeout + Duration::from_secs(1);
-            tasks.spawn(async move { dispatcher.run(c.cancelled_owned(), grace).await });
+            tasks.spawn(async move { dispatcher.run(c, grace).await });
             // Retention: drop what has expired, now and every hour.
             let (c, s) = (cancel.clone(), store.clone());
             tasks.spawn(async move {
