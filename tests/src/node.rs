@@ -47,7 +47,8 @@ pub struct TestNode {
 }
 
 impl TestNode {
-    /// A fresh node with `extra` TOML merged over [`base_config`].
+    /// A fresh node with `extra` TOML merged over [`base_config`]. `{redirect_port}` in
+    /// `extra` is replaced by the link host's port.
     pub async fn start(extra: &str) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
@@ -62,7 +63,9 @@ impl TestNode {
         let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = redirect.local_addr().unwrap().port();
         let api_addr = api.local_addr().unwrap();
-        let cfg = clickhook_config::from_toml_layers(&[&base_config(&dir, port), extra]).expect("test config parses");
+        let extra = extra.replace("{redirect_port}", &port.to_string());
+        let cfg = clickhook_config::from_toml_layers(&[&base_config(&dir, port), &extra]).expect("test config parses");
+        let link_base = cfg.tracking.link_base_url.trim_end_matches('/').to_owned();
         let settings = cfg.validate().expect("test config is valid");
         let node = Node::start(cfg, settings, Roles::ALL, Listeners { redirect: Some(redirect), api: Some(api) })
             .await
@@ -70,7 +73,7 @@ impl TestNode {
         Self {
             node: Some(node),
             api: format!("http://{api_addr}"),
-            link_base: format!("http://127.0.0.1:{port}"),
+            link_base,
             dir,
             _tmp: None,
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),

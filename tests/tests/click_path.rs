@@ -219,3 +219,16 @@ async fn ipv6_and_unknown_addresses_are_enriched_as_documented() {
     assert!(v6["Geo"]["CountryISOCode"].is_string(), "{v6}");
     assert_eq!(by_link("https://example.net/other")["Geo"], json!({}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_base_with_a_path_serves_tokens_below_it() {
+    let node = TestNode::start("[tracking]\nlink_base_url = \"http://127.0.0.1:{redirect_port}/t/\"").await;
+    let msg = node.track(example_message("m-1", "john@example.com")).await;
+    let link = links(&msg, "HTML")[0].clone();
+    assert!(link.starts_with(&format!("{}/", node.link_base)) && node.link_base.ends_with("/t"), "{link}");
+    assert_eq!(node.click(&link, "8.8.8.8").await.status(), 302);
+    // the same token outside the prefix is not a link
+    let token = link.rsplit('/').next().unwrap();
+    let outside = format!("{}/{}", node.link_base.trim_end_matches("/t"), token);
+    assert_eq!(node.http.get(&outside).send().await.unwrap().status(), 404);
+}

@@ -212,6 +212,9 @@ fn describe(e: &figment::Error) -> String {
 pub struct Settings {
     pub retention: RetentionDays,
     pub link_base_url: String,
+    /// The path of `link_base_url` without the trailing slash ("" or e.g. "/t"): the link
+    /// host serves tokens below it.
+    pub link_path_prefix: String,
     /// `None` when the config holds no keys: the store then provides a generated one.
     pub keyring: Option<Keyring>,
     pub retry_schedule: RetrySchedule,
@@ -287,6 +290,7 @@ impl Config {
         Ok(Settings {
             retention,
             link_base_url: base.to_owned(),
+            link_path_prefix: parsed.path().trim_end_matches('/').to_owned(),
             keyring,
             retry_schedule,
             request_timeout,
@@ -321,6 +325,9 @@ mod tests {
         assert_eq!(s.request_timeout, Duration::from_secs(15));
         assert!(c.servers.is_empty(), "no built-in well-known token");
         assert!(s.keyring.is_none());
+        assert_eq!(s.link_path_prefix, "");
+        let s = from_toml("[tracking]\nlink_base_url = \"https://click.example.com/t/\"").unwrap().validate().unwrap();
+        assert_eq!((s.link_base_url.as_str(), s.link_path_prefix.as_str()), ("https://click.example.com/t", "/t"));
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub async fn post(client: &reqwest::Client, webhook: &Webhook, event_id: &str, b
             }
         }
         Err(e) => {
+            // Without the URL: it may carry credentials or tokens, and this text is logged
+            // and kept in the attempt log.
+            let e = e.without_url();
             let mut msg = e.to_string();
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {

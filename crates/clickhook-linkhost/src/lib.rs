@@ -35,6 +35,8 @@ pub struct LinkHost {
     pub store: Arc<dyn Store>,
     pub trusted_proxies: Vec<IpNet>,
     pub retention: RetentionDays,
+    /// The path of `tracking.link_base_url` ("" or e.g. "/t"): tokens live below it.
+    pub path_prefix: String,
     /// How long a redirect may wait for its hit to be stored before it is sent anyway.
     pub store_timeout: Duration,
 }
@@ -66,7 +68,7 @@ impl LinkHost {
         if path == "/healthz" {
             return plain(StatusCode::OK, "ok\n");
         }
-        let token = path.strip_prefix('/').unwrap_or(path);
+        let token = path.strip_prefix(self.path_prefix.as_str()).and_then(|p| p.strip_prefix('/')).unwrap_or("");
         let payload = match self.keyring.verify(token) {
             Ok(p) => p,
             Err(e) => {

@@ -160,18 +160,25 @@ impl EmbeddedStore {
             Box::new(move |committed: std::result::Result<(), String>| {
                 let r = match (outcome, committed) {
                     (Ok(r), Ok(())) => Ok(r),
-                    (Err(e), _) => Err(map_sql_err(e)),
-                    (Ok(_), Err(e)) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+                    (Err(e), Ok(())) => Err(map_sql_err(e)),
+                    (_, Err(e)) => Err(StoreError::Unavailable(format!("the write was not committed: {e}"))),
                 };
                 let _ = tx.send(r);
             })
         });
-        let sender = self.writer.clone();
         // The channel is bounded: a full queue pushes back on callers instead of growing.
-        tokio::task::spawn_blocking(move || sender.send(job))
-            .await
-            .map_err(unavailable)?
-            .map_err(|_| unavailable("store writer has stopped"))?;
+        // The common case (room in the queue) costs no thread hop.
+        match self.writer.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(job)) => {
+                let sender = self.writer.clone();
+                tokio::task::spawn_blocking(move || sender.send(job))
+                    .await
+                    .map_err(unavailable)?
+                    .map_err(|_| unavailable("store writer has stopped"))?;
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(unavailable("store writer has stopped")),
+        }
         rx.await.map_err(|_| unavailable("store writer dropped the request"))?
     }
 
@@ -310,11 +317,9 @@ impl Store for EmbeddedStore {
 
     async fn get_message(&self, message_id: &str) -> Result<Option<MessageRecord>> {
         let id = message_id.to_owned();
-        let now = now_ms();
         self.read(move |c| {
-            let body: Option<String> = c
-                .query_row("SELECT body FROM messages WHERE message_id = ?1 AND expires_at_ms > ?2", params![id, now], |r| r.get(0))
-                .optional()?;
+            let body: Option<String> =
+                c.query_row("SELECT body FROM messages WHERE message_id = ?1", params![id], |r| r.get(0)).optional()?;
             body.map(|b| from_json(&b)).transpose()
         })
         .await

@@ -52,6 +52,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores (or replaces) a message record until `expires_at_ms`. A MessageID already
     /// registered by another server is a [`StoreError::Conflict`].
     async fn put_message(&self, message: &MessageRecord, expires_at_ms: i64) -> Result<()>;
+    /// The record, until [`Store::purge_expired`] removes it. Whether a click on it still
+    /// counts is the caller's call, made with the click's own time.
     async fn get_message(&self, message_id: &str) -> Result<Option<MessageRecord>>;
 
     // ---- hits -----------------------------------------------------------------------

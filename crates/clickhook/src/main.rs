@@ -67,7 +67,8 @@ fn load(path: Option<PathBuf>) -> Result<(Config, clickhook_config::Settings), S
 
 fn init_logs(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log.level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     match cfg.log.format {
         LogFormat::Json => b.json().init(),
         LogFormat::Text => b.init(),

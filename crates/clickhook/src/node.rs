@@ -120,6 +120,7 @@ async fn servers(cfg: &Config, store: &dyn Store) -> anyhow::Result<(Vec<(String
 impl Node {
     /// Starts the roles on the given (or configured) listeners. Config must be validated.
     pub async fn start(cfg: Config, settings: Settings, roles: Roles, listeners: Listeners) -> anyhow::Result<Node> {
+        let metrics = metrics_handle();
         let store = open_store(&cfg)?;
         let keyring = keyring(&settings, store.as_ref()).await?;
         let cancel = CancellationToken::new();
@@ -137,6 +138,7 @@ impl Node {
                 store: store.clone(),
                 trusted_proxies: cfg.proxy.trusted.clone(),
                 retention: settings.retention,
+                path_prefix: settings.link_path_prefix.clone(),
                 store_timeout: Duration::from_secs(2),
             });
             let c = cancel.clone();
@@ -154,7 +156,7 @@ impl Node {
             node.api_addr = Some(listener.local_addr()?);
             let (servers, created) = servers(&cfg, store.as_ref()).await?;
             node.created_default_token = created;
-            let render = metrics_handle().map(|h| Arc::new(move || h.render()) as clickhook_api::MetricsRender);
+            let render = metrics.clone().map(|h| Arc::new(move || h.render()) as clickhook_api::MetricsRender);
             let state = clickhook_api::ApiState {
                 store: store.clone(),
                 keyring: keyring.clone(),
