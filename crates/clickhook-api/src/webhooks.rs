@@ -50,10 +50,8 @@ fn validate(w: &Webhook, allow_private: bool) -> Result<(), ApiError> {
             return Err(ApiError::invalid(format!("HttpHeaders: {name:?} is set by clickhook and cannot be overridden")));
         }
     }
-    if let Some(a) = &w.http_auth {
-        if a.username.len() > 256 || a.password.len() > 256 || a.username.contains(':') {
-            return Err(ApiError::invalid("HttpAuth: Username and Password must be at most 256 bytes, and Username must not contain ':'"));
-        }
+    if w.http_auth.as_ref().is_some_and(|a| a.username.len() > 256 || a.password.len() > 256 || a.username.contains(':')) {
+        return Err(ApiError::invalid("HttpAuth: Username and Password must be at most 256 bytes, and Username must not contain ':'"));
     }
     Ok(())
 }

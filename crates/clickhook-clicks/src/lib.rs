@@ -90,7 +90,7 @@ impl ClickProcessor {
                 event,
             },
         };
-        let settled = self.store.settle_hit(hit.id, HitDecision::Click(outcome)).await?;
+        let settled = self.store.settle_hit(hit.id, HitDecision::Click(Box::new(outcome))).await?;
         let outcome = match settled {
             Settled::Unique { .. } => "unique",
             Settled::Repeat => "repeat",

@@ -68,10 +68,8 @@ pub async fn post(client: &reqwest::Client, webhook: &Webhook, event_id: &str, b
     for h in &webhook.http_headers {
         req = req.header(h.name.as_str(), h.value.as_str());
     }
-    if let Some(auth) = &webhook.http_auth {
-        if !auth.username.is_empty() || !auth.password.is_empty() {
-            req = req.basic_auth(&auth.username, Some(&auth.password));
-        }
+    if let Some(auth) = webhook.http_auth.as_ref().filter(|a| !a.username.is_empty() || !a.password.is_empty()) {
+        req = req.basic_auth(&auth.username, Some(&auth.password));
     }
     match req.body(body).send().await {
         Ok(mut resp) => {

@@ -56,7 +56,7 @@ fn webhook(server: &str, stream: &str, click: bool) -> Webhook {
 fn click(h: &Hit, mark: &str, webhooks: Vec<i64>) -> HitDecision {
     let mut event = ClickEvent::example();
     event.message_id = h.message_id.clone();
-    HitDecision::Click(ClickOutcome {
+    HitDecision::Click(Box::new(ClickOutcome {
         mark_key: mark.into(),
         expires_at_ms: now_ms() + 86_400_000,
         event_id: uuid::Uuid::new_v4(),
@@ -70,7 +70,7 @@ fn click(h: &Hit, mark: &str, webhooks: Vec<i64>) -> HitDecision {
             unique: false,
             event,
         },
-    })
+    }))
 }
 
 pub async fn meta_is_set_once(s: Arc<dyn Store>) {

@@ -11,7 +11,7 @@ pub enum HitDecision {
     /// A click inside retention. Whether it is unique is decided atomically by the store:
     /// when `mark_key` was not yet marked, the click is unique and one delivery per
     /// `webhook_ids` entry is enqueued with `event_id`.
-    Click(ClickOutcome),
+    Click(Box<ClickOutcome>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
