@@ -33,7 +33,7 @@ async fn a_failing_receiver_gets_retries_with_one_event_id_then_nothing_more() {
     assert!(got.iter().all(|r| r.body == got[0].body), "the body changed between attempts");
     // the attempt log shows 500, 500, 200
     let store = node.node.as_ref().unwrap().store.clone();
-    let deliveries = store.list_deliveries(hook, 10).await.unwrap();
+    let (_, deliveries) = store.list_deliveries(hook, None, 10, 0).await.unwrap();
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].state, clickhook_store::DeliveryState::Delivered);
     let attempts = store.list_attempts(deliveries[0].id).await.unwrap();

@@ -25,14 +25,14 @@ fn parse_id(raw: &str) -> Result<i64, ApiError> {
 }
 
 /// Checks what a user may put in a webhook.
-fn validate(w: &Webhook, allow_private: bool) -> Result<(), ApiError> {
+async fn validate(w: &Webhook, allow_private: bool) -> Result<(), ApiError> {
     if w.url.trim().is_empty() {
         return Err(ApiError::invalid("Url is required"));
     }
     if w.url.len() > 2048 {
         return Err(ApiError::invalid("Url is longer than 2048 bytes"));
     }
-    clickhook_dispatch::guard::check_url(&w.url, allow_private).map_err(|e| ApiError::invalid(format!("Url: {e}")))?;
+    clickhook_dispatch::guard::check_target(&w.url, allow_private).await.map_err(|e| ApiError::invalid(format!("Url: {e}")))?;
     if w.message_stream.is_empty() || w.message_stream.len() > 100 {
         return Err(ApiError::invalid("MessageStream must be 1 to 100 characters"));
     }
@@ -49,6 +49,12 @@ fn validate(w: &Webhook, allow_private: bool) -> Result<(), ApiError> {
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(ApiError::invalid(format!("HttpHeaders: {name:?} is set by clickhook and cannot be overridden")));
         }
+    }
+    if w.signing_secrets.len() > 5 {
+        return Err(ApiError::invalid(format!("SigningSecrets has {} entries: at most 5", w.signing_secrets.len())));
+    }
+    for s in &w.signing_secrets {
+        clickhook_core::signature::WebhookSecret::parse(s).map_err(|e| ApiError::invalid(format!("SigningSecrets: {e}")))?;
     }
     if w.http_auth.as_ref().is_some_and(|a| a.username.len() > 256 || a.password.len() > 256 || a.username.contains(':')) {
         return Err(ApiError::invalid("HttpAuth: Username and Password must be at most 256 bytes, and Username must not contain ':'"));
@@ -108,7 +114,7 @@ pub async fn create(State(state): State<ApiState>, server: Server, crate::Body(b
     merge(&mut base, patch);
     let mut w = from_value(base)?;
     w.server = server.name.clone();
-    validate(&w, state.allow_private_targets)?;
+    validate(&w, state.allow_private_targets).await?;
     Ok(Json(state.store.create_webhook(w).await?))
 }
 
@@ -133,7 +139,7 @@ pub async fn edit(
     let mut w = from_value(base)?;
     w.id = id;
     w.server = server.name.clone();
-    validate(&w, state.allow_private_targets)?;
+    validate(&w, state.allow_private_targets).await?;
     if !state.store.update_webhook(&w).await? {
         return Err(not_found(id));
     }

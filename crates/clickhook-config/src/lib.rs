@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clickhook_core::{Keyring, RetentionDays, RetrySchedule, SigningKey};
+use clickhook_core::{Keyring, RetentionDays, RetryPolicy, RetrySchedule, SigningKey};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use ipnet::IpNet;
@@ -100,9 +100,15 @@ pub struct Proxy {
 #[serde(deny_unknown_fields)]
 pub struct Webhooks {
     pub retry_schedule: Vec<String>,
+    pub retry_jitter: f64,
+    pub retry_after_max: String,
     pub request_timeout: String,
+    pub connect_timeout: String,
     pub allow_private_targets: bool,
     pub concurrency: u32,
+    pub per_webhook_concurrency: u32,
+    pub breaker_failures: u32,
+    pub breaker_cooldown: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,8 +223,10 @@ pub struct Settings {
     pub link_path_prefix: String,
     /// `None` when the config holds no keys: the store then provides a generated one.
     pub keyring: Option<Keyring>,
-    pub retry_schedule: RetrySchedule,
+    pub retry: RetryPolicy,
     pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub breaker_cooldown: Duration,
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
@@ -267,6 +275,33 @@ impl Config {
         if !(1..=10_000).contains(&self.webhooks.concurrency) {
             return Err(ConfigError(format!("webhooks.concurrency = {}: must be 1..=10000", self.webhooks.concurrency)));
         }
+        if !(1..=self.webhooks.concurrency).contains(&self.webhooks.per_webhook_concurrency) {
+            return Err(ConfigError(format!(
+                "webhooks.per_webhook_concurrency = {}: must be 1..={} (webhooks.concurrency)",
+                self.webhooks.per_webhook_concurrency, self.webhooks.concurrency
+            )));
+        }
+        if !(0.0..=0.5).contains(&self.webhooks.retry_jitter) {
+            return Err(ConfigError(format!("webhooks.retry_jitter = {}: must be 0.0..=0.5", self.webhooks.retry_jitter)));
+        }
+        let retry_after_max = duration("webhooks.retry_after_max", &self.webhooks.retry_after_max)?;
+        if retry_after_max > Duration::from_secs(86_400) {
+            return Err(ConfigError(format!("webhooks.retry_after_max = {:?}: must be 0s..=1d", self.webhooks.retry_after_max)));
+        }
+        let connect_timeout = duration("webhooks.connect_timeout", &self.webhooks.connect_timeout)?;
+        if connect_timeout < Duration::from_millis(100) || connect_timeout > request_timeout {
+            return Err(ConfigError(format!(
+                "webhooks.connect_timeout = {:?}: must be 100ms..=webhooks.request_timeout ({:?})",
+                self.webhooks.connect_timeout, self.webhooks.request_timeout
+            )));
+        }
+        if !(1..=1000).contains(&self.webhooks.breaker_failures) {
+            return Err(ConfigError(format!("webhooks.breaker_failures = {}: must be 1..=1000", self.webhooks.breaker_failures)));
+        }
+        let breaker_cooldown = duration("webhooks.breaker_cooldown", &self.webhooks.breaker_cooldown)?;
+        if breaker_cooldown < Duration::from_millis(10) || breaker_cooldown > Duration::from_secs(86_400) {
+            return Err(ConfigError(format!("webhooks.breaker_cooldown = {:?}: must be 10ms..=1d", self.webhooks.breaker_cooldown)));
+        }
         if self.bots.settle_seconds > 60 {
             return Err(ConfigError(format!("bots.settle_seconds = {}: must be 0..=60", self.bots.settle_seconds)));
         }
@@ -292,8 +327,10 @@ impl Config {
             link_base_url: base.to_owned(),
             link_path_prefix: parsed.path().trim_end_matches('/').to_owned(),
             keyring,
-            retry_schedule,
+            retry: RetryPolicy { schedule: retry_schedule, jitter: self.webhooks.retry_jitter, retry_after_max },
             request_timeout,
+            connect_timeout,
+            breaker_cooldown,
         })
     }
 
@@ -321,7 +358,9 @@ mod tests {
         assert_eq!(s.retention.days(), 45);
         assert_eq!(c.listen.redirect.to_string(), "127.0.0.1:8080");
         assert_eq!(c.listen.api.to_string(), "127.0.0.1:8081");
-        assert_eq!(s.retry_schedule, RetrySchedule::postmark());
+        assert_eq!(s.retry.schedule, RetrySchedule::postmark());
+        assert_eq!(s.retry.jitter, 0.2);
+        assert_eq!(s.connect_timeout, Duration::from_secs(5));
         assert_eq!(s.request_timeout, Duration::from_secs(15));
         assert!(c.servers.is_empty(), "no built-in well-known token");
         assert!(s.keyring.is_none());
@@ -353,6 +392,10 @@ mod tests {
         let bad = [
             ("[webhooks]\nretry_schedule = [\"soon\"]", "webhooks.retry_schedule"),
             ("[webhooks]\nrequest_timeout = \"1h\"", "webhooks.request_timeout"),
+            ("[webhooks]\nretry_jitter = 0.9", "webhooks.retry_jitter"),
+            ("[webhooks]\nconnect_timeout = \"30s\"", "webhooks.connect_timeout"),
+            ("[webhooks]\nper_webhook_concurrency = 100", "webhooks.per_webhook_concurrency"),
+            ("[webhooks]\nbreaker_failures = 0", "webhooks.breaker_failures"),
             ("[tracking]\nlink_base_url = \"ftp://x\"", "tracking.link_base_url"),
             ("[tracking]\nsigning_keys = [{ id = \"k1\", secret = \"c2hvcnQ=\" }]", "tracking.signing_keys"),
             ("[[servers]]\nname = \"a\"\ntoken = \"short\"", "servers[0].token"),

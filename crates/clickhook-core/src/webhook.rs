@@ -80,6 +80,11 @@ pub struct Webhook {
     pub http_headers: Vec<HttpHeader>,
     #[serde(rename = "Triggers", default)]
     pub triggers: Triggers,
+    /// clickhook's extension: Standard Webhooks signing secrets (`whsec_...`), newest first.
+    /// Every attempt is signed with each of them; absent or empty means unsigned, as at
+    /// Postmark. Not shown when empty, so Postmark clients see Postmark's JSON.
+    #[serde(rename = "SigningSecrets", default, skip_serializing_if = "Vec::is_empty")]
+    pub signing_secrets: Vec<String>,
     /// The API server (tenant) that owns it; never shown in Postmark JSON.
     #[serde(skip)]
     pub server: String,
@@ -98,6 +103,7 @@ mod tests {
             http_auth: None,
             http_headers: vec![],
             triggers: Triggers { click: Toggle { enabled: true }, ..Default::default() },
+            signing_secrets: vec![],
             server: "default".into(),
         };
         let v = serde_json::to_value(&w).unwrap();
@@ -107,5 +113,6 @@ mod tests {
         assert_eq!(v["Triggers"]["Click"]["Enabled"], true);
         assert_eq!(v["Triggers"]["Open"]["PostFirstOpenOnly"], false);
         assert!(v.get("server").is_none());
+        assert!(v.get("SigningSecrets").is_none(), "an unsigned webhook shows Postmark's fields only");
     }
 }

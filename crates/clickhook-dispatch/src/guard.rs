@@ -72,6 +72,31 @@ impl reqwest::dns::Resolve for GuardedResolver {
 /// Checks a URL before anything is sent: http(s) only, and an IP-literal host must be
 /// public. (Names are checked by [`GuardedResolver`] when they are resolved.)
 pub fn check_url(url: &str, allow_private: bool) -> Result<url::Url, String> {
+    check_url_inner(url, allow_private)
+}
+
+/// The check when a webhook is created or edited: [`check_url`], and a host name that
+/// resolves only to refused addresses is refused too. A name that does not resolve (now)
+/// is accepted: delivery will fail and retry, and the resolver checks again then.
+pub async fn check_target(url: &str, allow_private: bool) -> Result<url::Url, String> {
+    let u = check_url_inner(url, allow_private)?;
+    if allow_private {
+        return Ok(u);
+    }
+    if let Some(url::Host::Domain(d)) = u.host() {
+        let port = u.port_or_known_default().unwrap_or(80);
+        let lookup = tokio::time::timeout(std::time::Duration::from_secs(2), tokio::net::lookup_host((d, port))).await;
+        if let Ok(Ok(addrs)) = lookup {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if !addrs.is_empty() && addrs.iter().all(|a| !is_public(a.ip())) {
+                return Err(format!("{d} resolves only to private or reserved addresses (webhooks.allow_private_targets is false)"));
+            }
+        }
+    }
+    Ok(u)
+}
+
+fn check_url_inner(url: &str, allow_private: bool) -> Result<url::Url, String> {
     let u = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(format!("scheme {:?} is not allowed: use http or https", u.scheme()));
@@ -83,13 +108,7 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<url::Url, String> {
     let ip = match host {
         url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
         url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
-        url::Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            if d == "localhost" || d.ends_with(".localhost") {
-                return Err(format!("{d} is a private target (webhooks.allow_private_targets is false)"));
-            }
-            None
-        }
+        url::Host::Domain(_) => None,
     };
     match ip {
         Some(ip) if !is_public(ip) => Err(format!("{ip} is a private or reserved address (webhooks.allow_private_targets is false)")),
@@ -115,12 +134,19 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn names_that_resolve_to_loopback_are_refused_at_create() {
+        let e = check_target("http://localhost:9/x", false).await.unwrap_err();
+        assert!(e.contains("private"), "{e}");
+        assert!(check_target("http://localhost:9/x", true).await.is_ok());
+    }
+
     #[test]
     fn urls() {
         assert!(check_url("ftp://example.com/", true).is_err());
         assert!(check_url("http://127.0.0.1:9/x", false).is_err());
         assert!(check_url("http://[::1]/x", false).is_err());
-        assert!(check_url("http://LOCALHOST./x", false).is_err());
+        assert!(check_url("http://[::ffff:127.0.0.1]/x", false).is_err());
         assert!(check_url("http://127.0.0.1:9/x", true).is_ok());
         assert!(check_url("https://hooks.example.com/x", false).is_ok());
         assert!(check_url("not a url", true).is_err());

@@ -49,6 +49,7 @@ fn webhook(server: &str, stream: &str, click: bool) -> Webhook {
         http_auth: None,
         http_headers: vec![],
         triggers: clickhook_core::Triggers { click: Toggle { enabled: click }, ..Default::default() },
+        signing_secrets: vec![],
         server: server.into(),
     }
 }
@@ -204,7 +205,36 @@ pub async fn deliveries_retry_then_finish(s: Arc<dyn Store>) {
     assert_eq!((info.state, info.attempts), (DeliveryState::Delivered, 2));
     let attempts = s.list_attempts(job.id).await.unwrap();
     assert_eq!(attempts.iter().map(|a| a.status).collect::<Vec<_>>(), vec![Some(500), Some(200)]);
-    assert_eq!(s.list_deliveries(job.webhook_id, 10).await.unwrap().len(), 1);
+    let (total, list) = s.list_deliveries(job.webhook_id, None, 10, 0).await.unwrap();
+    assert_eq!((total, list.len()), (1, 1));
+    let (total, _) = s.list_deliveries(job.webhook_id, Some(DeliveryState::Dead), 10, 0).await.unwrap();
+    assert_eq!(total, 0);
+    // a resend queues it again with a fresh schedule; the log keeps every attempt
+    assert!(s.resend_delivery(job.webhook_id, job.id, now_ms()).await.unwrap());
+    assert!(!s.resend_delivery(job.webhook_id + 1, job.id, now_ms()).await.unwrap(), "another webhook's delivery");
+    let again = s.claim_deliveries(now_ms(), 10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts, again[0].event_id), (1, 0, job.event_id));
+    assert_eq!(s.list_attempts(job.id).await.unwrap().len(), 2);
+}
+
+pub async fn deferred_deliveries_keep_their_attempt_count(s: Arc<dyn Store>) {
+    let job = one_delivery(&s).await;
+    s.defer_delivery(job.id, now_ms() + 60_000).await.unwrap();
+    assert!(s.claim_deliveries(now_ms(), 10, Duration::from_secs(60)).await.unwrap().is_empty());
+    let later = s.claim_deliveries(now_ms() + 61_000, 10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((later.len(), later[0].attempts), (1, 0));
+    assert!(s.list_attempts(job.id).await.unwrap().is_empty());
+}
+
+pub async fn dead_deliveries_of_a_window_are_recovered(s: Arc<dyn Store>) {
+    let job = one_delivery(&s).await;
+    s.finish_attempt(job.id, &attempt(Some(500)), NextStep::Dead).await.unwrap();
+    // outside the window: nothing
+    assert_eq!(s.recover_deliveries(job.webhook_id, 0, job.created_at_ms, now_ms()).await.unwrap(), 0);
+    assert_eq!(s.recover_deliveries(job.webhook_id, job.created_at_ms, job.created_at_ms + 1, now_ms()).await.unwrap(), 1);
+    let again = s.claim_deliveries(now_ms(), 10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((again.len(), again[0].id), (1, job.id));
+    assert_eq!(s.stats().await.unwrap().dead_deliveries, 0);
 }
 
 pub async fn future_retries_wait_and_dead_letters_are_counted(s: Arc<dyn Store>) {
@@ -267,6 +297,8 @@ macro_rules! conformance_suite {
             future_retries_wait_and_dead_letters_are_counted,
             expired_delivery_leases_are_retried,
             concurrent_settles_make_one_unique_click,
+            deferred_deliveries_keep_their_attempt_count,
+            dead_deliveries_of_a_window_are_recovered,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

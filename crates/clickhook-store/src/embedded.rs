@@ -540,16 +540,62 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn list_deliveries(&self, webhook_id: i64, limit: usize) -> Result<Vec<DeliveryInfo>> {
+    async fn list_deliveries(&self, webhook_id: i64, state: Option<DeliveryState>, count: usize, offset: usize) -> Result<(u64, Vec<DeliveryInfo>)> {
+        let state = state.map(|s| s.as_str().to_owned());
         self.read(move |c| {
+            let total: i64 = c.query_row(
+                "SELECT count(*) FROM deliveries WHERE webhook_id = ?1 AND (?2 IS NULL OR state = ?2)",
+                params![webhook_id, state],
+                |r| r.get(0),
+            )?;
             let mut st = c.prepare_cached(
                 "SELECT id, event_id, webhook_id, state, attempts, next_at_ms, created_at_ms FROM deliveries
-                 WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
+                 WHERE webhook_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4",
             )?;
-            let rows = st.query_map(params![webhook_id, limit as i64], delivery_info)?;
-            rows.collect()
+            let rows = st.query_map(params![webhook_id, state, count as i64, offset as i64], delivery_info)?;
+            Ok((total as u64, rows.collect::<rusqlite::Result<Vec<_>>>()?))
         })
         .await
+    }
+
+    async fn defer_delivery(&self, delivery_id: i64, until_ms: i64) -> Result<()> {
+        self.write(move |c| {
+            c.execute("UPDATE deliveries SET next_at_ms = ?1 WHERE id = ?2 AND state = 'pending'", params![until_ms, delivery_id])?;
+            Ok(())
+        })
+        .await?;
+        self.deliveries_ready.notify_one();
+        Ok(())
+    }
+
+    async fn resend_delivery(&self, webhook_id: i64, delivery_id: i64, now_ms: i64) -> Result<bool> {
+        let n = self
+            .write(move |c| {
+                c.execute(
+                    "UPDATE deliveries SET state = 'pending', attempts = 0, next_at_ms = ?1,
+                       expires_at_ms = max(expires_at_ms, ?1 + 86400000)
+                     WHERE id = ?2 AND webhook_id = ?3 AND state != 'pending'",
+                    params![now_ms, delivery_id, webhook_id],
+                )
+            })
+            .await?;
+        self.deliveries_ready.notify_one();
+        Ok(n == 1)
+    }
+
+    async fn recover_deliveries(&self, webhook_id: i64, from_ms: i64, to_ms: i64, now_ms: i64) -> Result<u64> {
+        let n = self
+            .write(move |c| {
+                c.execute(
+                    "UPDATE deliveries SET state = 'pending', attempts = 0, next_at_ms = ?1,
+                       expires_at_ms = max(expires_at_ms, ?1 + 86400000)
+                     WHERE webhook_id = ?2 AND state IN ('dead', 'stopped') AND created_at_ms >= ?3 AND created_at_ms < ?4",
+                    params![now_ms, webhook_id, from_ms, to_ms],
+                )
+            })
+            .await?;
+        self.deliveries_ready.notify_one();
+        Ok(n as u64)
     }
 
     async fn clicks_of_message(&self, message_id: &str, limit: usize) -> Result<Vec<ClickRow>> {

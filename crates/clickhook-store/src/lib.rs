@@ -85,10 +85,20 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_attempt(&self, delivery_id: i64, attempt: &AttemptRecord, next: NextStep) -> Result<()>;
     /// Waits until deliveries may be due, or `timeout`.
     async fn wait_for_deliveries(&self, timeout: Duration);
+    /// Gives a leased delivery back without counting an attempt: it is due again at
+    /// `until_ms`. Used when a receiver's concurrency cap or open circuit holds it, and for
+    /// attempts cut off by shutdown.
+    async fn defer_delivery(&self, delivery_id: i64, until_ms: i64) -> Result<()>;
     async fn get_delivery(&self, delivery_id: i64) -> Result<Option<DeliveryInfo>>;
     async fn list_attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRecord>>;
-    /// Deliveries of a webhook, newest first.
-    async fn list_deliveries(&self, webhook_id: i64, limit: usize) -> Result<Vec<DeliveryInfo>>;
+    /// Deliveries of a webhook, newest first, optionally of one state; with the total count.
+    async fn list_deliveries(&self, webhook_id: i64, state: Option<DeliveryState>, count: usize, offset: usize) -> Result<(u64, Vec<DeliveryInfo>)>;
+    /// Queues a finished delivery again, due now, with a fresh retry schedule (its attempt
+    /// log is kept). False when the webhook has no such delivery.
+    async fn resend_delivery(&self, webhook_id: i64, delivery_id: i64, now_ms: i64) -> Result<bool>;
+    /// Queues again every dead or stopped delivery of a webhook created in
+    /// `[from_ms, to_ms)`. Returns how many.
+    async fn recover_deliveries(&self, webhook_id: i64, from_ms: i64, to_ms: i64, now_ms: i64) -> Result<u64>;
 
     // ---- clicks ---------------------------------------------------------------------
     /// Clicks of a message, newest first.

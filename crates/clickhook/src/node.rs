@@ -185,10 +185,14 @@ impl Node {
             let dispatcher = Arc::new(clickhook_dispatch::Dispatcher::new(
                 store.clone(),
                 clickhook_dispatch::DispatchSettings {
-                    schedule: settings.retry_schedule.clone(),
+                    retry: settings.retry.clone(),
                     request_timeout: settings.request_timeout,
+                    connect_timeout: settings.connect_timeout,
                     allow_private_targets: cfg.webhooks.allow_private_targets,
                     concurrency: cfg.webhooks.concurrency as usize,
+                    per_webhook_concurrency: cfg.webhooks.per_webhook_concurrency as usize,
+                    breaker_failures: cfg.webhooks.breaker_failures,
+                    breaker_cooldown: settings.breaker_cooldown,
                 },
             ));
             let c = cancel.clone();

@@ -23,10 +23,11 @@ pub async fn send(t: TestWebhook) -> (String, bool) {
             .then(|| HttpAuth { username: t.user.unwrap_or_default(), password: t.password.unwrap_or_default() }),
         http_headers: t.headers.into_iter().map(|(name, value)| HttpHeader { name, value }).collect(),
         triggers: Default::default(),
+        signing_secrets: vec![],
         server: String::new(),
     };
     // The operator names the URL, so private targets are allowed here.
-    let client = clickhook_dispatch::http_client(t.timeout, true);
+    let client = clickhook_dispatch::http_client(t.timeout, t.timeout, true);
     let body = serde_json::to_string(&ClickEvent::example()).expect("the example serializes");
     let event_id = uuid::Uuid::new_v4().to_string();
     let r = clickhook_dispatch::post(&client, &webhook, &event_id, body, true).await;
