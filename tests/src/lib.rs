@@ -5,4 +5,5 @@
 pub mod mmdb;
 pub mod node;
 pub mod process;
+pub mod python;
 pub mod receiver;

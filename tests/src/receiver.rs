@@ -36,11 +36,16 @@ impl Received {
 pub struct Reply {
     pub status: u16,
     pub delay: Duration,
+    pub retry_after: Option<&'static str>,
 }
 
 impl Reply {
     pub fn status(status: u16) -> Self {
-        Self { status, delay: Duration::ZERO }
+        Self { status, delay: Duration::ZERO, retry_after: None }
+    }
+    /// Answers `status` after holding the request for `delay`.
+    pub fn slow(status: u16, delay: Duration) -> Self {
+        Self { status, delay, retry_after: None }
     }
 }
 
@@ -107,6 +112,9 @@ impl Receiver {
                             }
                             let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
                             *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap();
+                            if let Some(ra) = reply.retry_after {
+                                resp.headers_mut().insert("retry-after", hyper::header::HeaderValue::from_static(ra));
+                            }
                             Ok::<_, Infallible>(resp)
                         }
                     });

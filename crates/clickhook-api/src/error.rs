@@ -22,6 +22,8 @@ pub mod code {
     pub const MESSAGE_NOT_FOUND: i64 = 701;
     /// Unknown webhook id.
     pub const WEBHOOK_NOT_FOUND: i64 = 1200;
+    /// Unknown delivery id (clickhook's delivery log API).
+    pub const DELIVERY_NOT_FOUND: i64 = 1201;
     /// The store is unavailable; retry later.
     pub const UNAVAILABLE: i64 = 503;
 }

@@ -7,6 +7,7 @@
 //! invalid input and unknown entities). Paths and query keys match case-insensitively, as
 //! they do at Postmark. Every body has a size limit and every field a length limit.
 
+pub mod deliveries;
 pub mod error;
 pub mod tracking;
 pub mod webhooks;
@@ -139,7 +140,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Static path segments that match in any case (`/Webhooks` = `/webhooks`).
 const SEGMENTS: &[&str] =
-    &["webhooks", "tracking", "messages", "outbound", "clicks", "stats", "browserfamilies", "platforms", "location", "healthz", "readyz", "metrics"];
+    &["webhooks", "deliveries", "resend", "recover", "tracking", "messages", "outbound", "clicks", "stats", "browserfamilies", "platforms", "location", "healthz", "readyz", "metrics"];
 
 fn normalize_path(uri: &Uri) -> Option<Uri> {
     let path = uri.path();
@@ -196,6 +197,10 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::get).put(webhooks::edit).delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(deliveries::list))
+        .route("/webhooks/{id}/deliveries/recover", post(deliveries::recover))
+        .route("/webhooks/{id}/deliveries/{delivery}", get(deliveries::get))
+        .route("/webhooks/{id}/deliveries/{delivery}/resend", post(deliveries::resend))
         .route("/tracking/messages", post(tracking::track_message))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -158,9 +158,10 @@ impl Dispatcher {
         Self { store, client, settings, receivers, in_flight: Mutex::new(HashSet::new()) }
     }
 
-    /// A leased delivery becomes visible again after this: longer than any attempt.
+    /// A leased delivery becomes visible again after this: longer than any attempt (which
+    /// the request timeout bounds), with room for recording it.
     fn lease(&self) -> Duration {
-        self.settings.request_timeout + Duration::from_secs(30)
+        self.settings.request_timeout + (self.settings.request_timeout / 2).max(Duration::from_secs(5))
     }
 
     /// How long a delivery steps aside when its receiver is at its concurrency cap.
