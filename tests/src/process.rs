@@ -2,29 +2,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Builds the binary once per test process (same profile as the tests) and returns its path.
+/// The `clickhook-under-test` binary of this package (the `clickhook` command line built
+/// from the same library): cargo builds it before it runs the integration tests, next to
+/// their executables.
 pub fn binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(&root).args(["build", "-q", "-p", "clickhook", "--bin", "clickhook"]);
-        let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-        if profile == "release" {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cargo runs");
-        assert!(status.success(), "building the clickhook binary failed");
-        let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
-        let bin = target.join(profile).join("clickhook");
-        assert!(bin.exists(), "no binary at {}", bin.display());
-        bin
-    })
-    .clone()
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("tests run from target/<profile>/deps");
+    let bin = dir.join(format!("clickhook-under-test{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "no test binary at {}: run the tests with cargo test", bin.display());
+    bin
 }
 
 /// A port that was free a moment ago on 127.0.0.1.

@@ -4,6 +4,7 @@
 //! whole node in-process on listeners bound to `127.0.0.1:0` ([`Node::start`]), exactly as
 //! the binary does.
 
+pub mod cli;
 pub mod node;
 pub mod test_webhook;
 
