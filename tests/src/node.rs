@@ -28,6 +28,7 @@ trusted = ["127.0.0.1/32"]
 allow_private_targets = true
 retry_schedule = ["100ms", "100ms", "100ms", "100ms", "100ms"]
 request_timeout = "2s"
+breaker_cooldown = "300ms"
 [[servers]]
 name = "default"
 token = "{TOKEN}"

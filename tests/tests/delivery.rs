@@ -92,6 +92,9 @@ async fn kill_9_with_jobs_pending_loses_nothing_and_repeats_nothing() {
     let config = dir.path().join("clickhook.toml");
     let mut text = base_config(&dir.path().join("store"), redirect);
     text.push_str(&format!("[listen]\nredirect = \"127.0.0.1:{redirect}\"\napi = \"127.0.0.1:{api}\"\n"));
+    // retries slow enough that no delivery is dead-lettered before the restart
+    assert!(text.contains("retry_schedule = [\"100ms\""), "the base config changed: update this test");
+    text = text.replace("retry_schedule = [\"100ms\", \"100ms\", \"100ms\", \"100ms\", \"100ms\"]", &format!("retry_schedule = [{}]", vec!["\"500ms\""; 40].join(", ")));
     std::fs::write(&config, text).unwrap();
     let log = dir.path().join("clickhook.log");
 
