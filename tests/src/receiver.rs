@@ -37,15 +37,17 @@ pub struct Reply {
     pub status: u16,
     pub delay: Duration,
     pub retry_after: Option<&'static str>,
+    /// A `Location` header (for redirect answers).
+    pub location: Option<&'static str>,
 }
 
 impl Reply {
     pub fn status(status: u16) -> Self {
-        Self { status, delay: Duration::ZERO, retry_after: None }
+        Self { status, delay: Duration::ZERO, retry_after: None, location: None }
     }
     /// Answers `status` after holding the request for `delay`.
     pub fn slow(status: u16, delay: Duration) -> Self {
-        Self { status, delay, retry_after: None }
+        Self { status, delay, retry_after: None, location: None }
     }
 }
 
@@ -112,6 +114,9 @@ impl Receiver {
                             }
                             let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
                             *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap();
+                            if let Some(loc) = reply.location {
+                                resp.headers_mut().insert("location", hyper::header::HeaderValue::from_static(loc));
+                            }
                             if let Some(ra) = reply.retry_after {
                                 resp.headers_mut().insert("retry-after", hyper::header::HeaderValue::from_static(ra));
                             }

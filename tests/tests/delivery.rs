@@ -45,8 +45,10 @@ async fn forbidden_stops_after_one_attempt_and_redirects_are_failures() {
     let node = TestNode::start("[webhooks]\nretry_schedule = [\"50ms\", \"50ms\"]").await;
     let forbidden = Receiver::start().await;
     forbidden.set_default(Reply::status(403));
+    let elsewhere = Receiver::start().await;
     let moved = Receiver::start().await;
-    moved.set_default(Reply::status(302));
+    let target: &'static str = Box::leak(elsewhere.url("/moved-here").into_boxed_str());
+    moved.set_default(Reply { location: Some(target), ..Reply::status(302) });
     node.add_webhook(&forbidden.url("/hook"), true).await;
     node.add_webhook(&moved.url("/hook"), true).await;
     let msg = node.track(message("m-1", 1)).await;
@@ -56,6 +58,7 @@ async fn forbidden_stops_after_one_attempt_and_redirects_are_failures() {
     node.settle().await;
     assert_eq!(forbidden.requests().len(), 1, "403 was retried");
     assert_eq!(moved.requests().len(), 3);
+    assert!(elsewhere.requests().is_empty(), "a redirect was followed");
     let stats = node.node.as_ref().unwrap().store.stats().await.unwrap();
     assert_eq!(stats.dead_deliveries, 1, "the 302 delivery is dead-lettered");
 }

@@ -31,7 +31,7 @@ async fn click_all(node: &TestNode, msg: &Value) -> Vec<Instant> {
 async fn retry_after_on_429_is_honoured() {
     let node = TestNode::start("[webhooks]\nretry_schedule = [\"50ms\", \"50ms\"]\nretry_jitter = 0.0").await;
     let rx = Receiver::start().await;
-    rx.script([Reply { status: 429, delay: Duration::ZERO, retry_after: Some("1") }]);
+    rx.script([Reply { status: 429, delay: Duration::ZERO, retry_after: Some("1"), location: None }]);
     node.add_webhook(&rx.url("/hook"), true).await;
     click_all(&node, &node.track(message("m-1", 1)).await).await;
     let got = rx.wait_for(2, WAIT).await;
