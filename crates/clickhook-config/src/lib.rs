@@ -78,6 +78,7 @@ pub enum Backend {
 pub struct Store {
     pub backend: Backend,
     pub path: PathBuf,
+    pub append_timeout: String,
     pub redis_url: String,
     #[serde(default)]
     pub redis_cluster: Vec<String>,
@@ -227,6 +228,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     pub breaker_cooldown: Duration,
+    pub append_timeout: Duration,
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
@@ -318,6 +320,10 @@ impl Config {
                 return Err(ConfigError(format!("servers[{i}].token: the same token is used by two servers")));
             }
         }
+        let append_timeout = duration("store.append_timeout", &self.store.append_timeout)?;
+        if !(Duration::from_millis(1)..=Duration::from_secs(10)).contains(&append_timeout) {
+            return Err(ConfigError(format!("store.append_timeout = {:?}: must be 1ms..=10s", self.store.append_timeout)));
+        }
         if self.store.backend == Backend::Redis {
             return Err(ConfigError("store.backend = \"redis\": not available in this build yet; use \"embedded\"".into()));
         }
@@ -330,6 +336,7 @@ impl Config {
             request_timeout,
             connect_timeout,
             breaker_cooldown,
+            append_timeout,
         })
     }
 

@@ -5,12 +5,15 @@
 //! enrichment, uniqueness or webhooks: those happen later in the click processor, from the
 //! stored hit. A token that does not verify gets 404, never a redirect (invariant 3).
 //!
-//! The redirect is sent even when the hit cannot be stored (the store is down or slow past
-//! [`LinkHost::store_timeout`]): the recipient must always reach the link. Such a hit is
-//! counted in `clickhook_hits_unrecorded_total` and logged; the disk spool that keeps those
-//! hits for replay belongs to the multi-node backend.
+//! The redirect is sent even when the store cannot take the hit (down, or slower than
+//! [`LinkHost::store_timeout`]): the hit then goes to the local [`spool::Spool`] on disk and
+//! is replayed into the store when it answers again. After a store failure the link host
+//! spools straight away for a second instead of waiting on the store for every click, so
+//! redirects stay fast during an outage. Only when the spool fails too is a hit lost; that
+//! is counted in `clickhook_hits_unrecorded_total` and logged.
 
 pub mod client_ip;
+pub mod spool;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -37,9 +40,16 @@ pub struct LinkHost {
     pub retention: RetentionDays,
     /// The path of `tracking.link_base_url` ("" or e.g. "/t"): tokens live below it.
     pub path_prefix: String,
-    /// How long a redirect may wait for its hit to be stored before it is sent anyway.
+    /// How long a redirect may wait for the store before its hit goes to the spool.
     pub store_timeout: Duration,
+    /// Where hits go when the store cannot take them.
+    pub spool: Option<Arc<spool::Spool>>,
+    /// Until when (unix ms) the store is considered down and hits go straight to the spool.
+    pub store_down_until: std::sync::atomic::AtomicI64,
 }
+
+/// How long the link host bypasses the store after it failed.
+const STORE_BACKOFF_MS: i64 = 1000;
 
 type Body = Full<Bytes>;
 
@@ -111,19 +121,31 @@ impl LinkHost {
         let ip = client_ip::client_ip(peer.ip(), xff, &self.trusted_proxies);
         let ua = req.headers().get(hyper::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
         let hit = Hit::new(uuid::Uuid::now_v7(), payload, now_ms, ip, &ua);
+        use std::sync::atomic::Ordering;
         let started = std::time::Instant::now();
-        match tokio::time::timeout(self.store_timeout, self.store.append_hit(&hit)).await {
-            Ok(Ok(())) => {
-                metrics::counter!("clickhook_hits_total", "outcome" => "recorded").increment(1);
-                metrics::histogram!("clickhook_store_seconds", "op" => "append_hit").record(started.elapsed().as_secs_f64());
-            }
-            Ok(Err(e)) => {
+        if self.store_down_until.load(Ordering::Relaxed) <= now_ms {
+            let err = match tokio::time::timeout(self.store_timeout, self.store.append_hit(&hit)).await {
+                Ok(Ok(())) => {
+                    metrics::counter!("clickhook_hits_total", "outcome" => "recorded").increment(1);
+                    metrics::histogram!("clickhook_store_seconds", "op" => "append_hit").record(started.elapsed().as_secs_f64());
+                    return;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {:?}", self.store_timeout),
+            };
+            metrics::counter!("clickhook_store_errors_total", "op" => "append_hit").increment(1);
+            self.store_down_until.store(now_ms + STORE_BACKOFF_MS, Ordering::Relaxed);
+            tracing::warn!(error = %err, "store did not take a hit; spooling hits for a while");
+        }
+        let spooled = match &self.spool {
+            Some(spool) => spool.append(&hit).await,
+            None => Err("no spool configured".to_owned()),
+        };
+        match spooled {
+            Ok(()) => metrics::counter!("clickhook_hits_total", "outcome" => "spooled").increment(1),
+            Err(e) => {
                 metrics::counter!("clickhook_hits_unrecorded_total").increment(1);
-                tracing::error!(error = %e, hit = %hit.id, "hit not recorded; redirecting anyway");
-            }
-            Err(_) => {
-                metrics::counter!("clickhook_hits_unrecorded_total").increment(1);
-                tracing::error!(hit = %hit.id, timeout = ?self.store_timeout, "hit not recorded in time; redirecting anyway");
+                tracing::error!(error = %e, hit = %hit.id, "hit neither stored nor spooled; redirecting anyway");
             }
         }
     }

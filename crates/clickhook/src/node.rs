@@ -133,13 +133,24 @@ impl Node {
                 None => TcpListener::bind(cfg.listen.redirect).await.with_context(|| format!("binding listen.redirect = {}", cfg.listen.redirect))?,
             };
             node.redirect_addr = Some(listener.local_addr()?);
+            let spool_dir = cfg.store.path.join("spool");
+            let spool = Arc::new(
+                clickhook_linkhost::spool::Spool::open(&spool_dir).with_context(|| format!("opening the hit spool in {}", spool_dir.display()))?,
+            );
+            if spool.pending() > 0 {
+                tracing::info!(hits = spool.pending(), "spooled hits from an earlier run will be replayed");
+            }
+            let (c, s) = (cancel.clone(), store.clone());
+            tasks.spawn(spool.clone().run_replayer(s, Duration::from_secs(1), c));
             let host = Arc::new(clickhook_linkhost::LinkHost {
                 keyring: keyring.clone(),
                 store: store.clone(),
                 trusted_proxies: cfg.proxy.trusted.clone(),
                 retention: settings.retention,
                 path_prefix: settings.link_path_prefix.clone(),
-                store_timeout: Duration::from_secs(2),
+                store_timeout: settings.append_timeout,
+                spool: Some(spool),
+                store_down_until: std::sync::atomic::AtomicI64::new(0),
             });
             let c = cancel.clone();
             tasks.spawn(async move {
