@@ -7,3 +7,4 @@ pub mod node;
 pub mod process;
 pub mod python;
 pub mod receiver;
+pub mod redis;

@@ -325,7 +325,17 @@ impl Config {
             return Err(ConfigError(format!("store.append_timeout = {:?}: must be 1ms..=10s", self.store.append_timeout)));
         }
         if self.store.backend == Backend::Redis {
-            return Err(ConfigError("store.backend = \"redis\": not available in this build yet; use \"embedded\"".into()));
+            let urls: Vec<(&str, &str)> = if self.store.redis_cluster.is_empty() {
+                vec![("store.redis_url", self.store.redis_url.as_str())]
+            } else {
+                self.store.redis_cluster.iter().map(|u| ("store.redis_cluster", u.as_str())).collect()
+            };
+            for (key, u) in urls {
+                let ok = url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "redis" | "rediss") && p.host().is_some());
+                if !ok {
+                    return Err(ConfigError(format!("{key} = {u:?}: must be a redis:// or rediss:// URL with a host")));
+                }
+            }
         }
         Ok(Settings {
             retention,
@@ -405,6 +415,8 @@ mod tests {
             ("[tracking]\nlink_base_url = \"ftp://x\"", "tracking.link_base_url"),
             ("[tracking]\nsigning_keys = [{ id = \"k1\", secret = \"c2hvcnQ=\" }]", "tracking.signing_keys"),
             ("[[servers]]\nname = \"a\"\ntoken = \"short\"", "servers[0].token"),
+            ("[store]\nbackend = \"redis\"\nredis_url = \"http://x\"", "store.redis_url"),
+            ("[store]\nbackend = \"redis\"\nredis_cluster = [\"redis://a:1\", \"nope\"]", "store.redis_cluster"),
         ];
         for (toml, key) in bad {
             let e = from_toml(toml).unwrap().validate().unwrap_err();

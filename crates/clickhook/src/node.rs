@@ -11,6 +11,7 @@ use clickhook_core::{Keyring, SigningKey, timefmt};
 use clickhook_enrich::{Enricher, GeoDb, UserAgents};
 use clickhook_store::Store;
 use clickhook_store::embedded::EmbeddedStore;
+use clickhook_store::redis::RedisStore;
 use rand::RngCore as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -81,15 +82,22 @@ fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
         .clone()
 }
 
-/// Opens the configured store.
-pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the configured store. Redis must answer at start (later outages are survived).
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match cfg.store.backend {
         Backend::Embedded => {
             let store = EmbeddedStore::open(&cfg.store.path)
                 .with_context(|| format!("opening the embedded store in {}", cfg.store.path.display()))?;
             Ok(Arc::new(store))
         }
-        Backend::Redis => anyhow::bail!("store.backend = \"redis\" is not available in this build"),
+        Backend::Redis if !cfg.store.redis_cluster.is_empty() => {
+            let store = RedisStore::connect_cluster(&cfg.store.redis_cluster).await.context("connecting to the Redis Cluster (store.redis_cluster)")?;
+            Ok(Arc::new(store))
+        }
+        Backend::Redis => {
+            let store = RedisStore::connect_standalone(&cfg.store.redis_url).await.context("connecting to Redis (store.redis_url)")?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -121,7 +129,7 @@ impl Node {
     /// Starts the roles on the given (or configured) listeners. Config must be validated.
     pub async fn start(cfg: Config, settings: Settings, roles: Roles, listeners: Listeners) -> anyhow::Result<Node> {
         let metrics = metrics_handle();
-        let store = open_store(&cfg)?;
+        let store = open_store(&cfg).await?;
         let keyring = keyring(&settings, store.as_ref()).await?;
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();

@@ -1,0 +1,134 @@
+//! Several stateless nodes on one Redis: one webhook per unique click, and a Redis outage
+//! that costs no click and slows no redirect.
+//!
+//! Sizes are scaled for CI; `CLICKHOOK_FULL_SCALE=1 cargo test -p clickhook-testkit --test
+//! scale_out -- --nocapture` runs the full sizes of the issue (10,000 clicks, a 20 s outage).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clickhook_testkit::node::{TestNode, links};
+use clickhook_testkit::receiver::Receiver;
+use clickhook_testkit::redis::RedisServer;
+use serde_json::json;
+
+fn full_scale() -> bool {
+    std::env::var("CLICKHOOK_FULL_SCALE").is_ok_and(|v| v == "1")
+}
+
+fn redis_config(url: &str) -> String {
+    format!("[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\n[log]\nlevel = \"warn\"")
+}
+
+/// Tracks `messages` messages of `per_message` links each through `node`; returns every
+/// tracked link.
+async fn track_many(node: &TestNode, messages: usize, per_message: usize) -> Vec<String> {
+    let mut all = Vec::new();
+    for m in 0..messages {
+        let html: String = (0..per_message).map(|i| format!("<a href=\"https://example.com/{m}/{i}\">x</a>")).collect();
+        let msg = node.track(json!({ "MessageID": format!("scale-{m}"), "Recipient": format!("r{m}@example.com"), "HtmlBody": html })).await;
+        all.extend(links(&msg, "HTML"));
+    }
+    all
+}
+
+/// The same token on another node's link host.
+fn on_node(link: &str, node: &TestNode) -> String {
+    format!("{}/{}", node.link_base, link.rsplit('/').next().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_one_redis_make_one_webhook_per_unique_click() {
+    let redis = RedisServer::start();
+    let cfg = redis_config(&redis.url());
+    let nodes = Arc::new(vec![TestNode::start(&cfg).await, TestNode::start(&cfg).await, TestNode::start(&cfg).await]);
+    let rx = Receiver::start().await;
+    nodes[0].add_webhook(&rx.url("/hook"), true).await;
+    let unique = if full_scale() { 10_000 } else { 1_000 };
+    let links = track_many(&nodes[0], unique / 100, 100).await;
+    assert_eq!(links.len(), unique);
+    // every link once, and every fifth link a second time, spread over the three nodes
+    let mut clicks: Vec<String> = Vec::new();
+    for (i, l) in links.iter().enumerate() {
+        clicks.push(on_node(l, &nodes[i % 3]));
+        if i % 5 == 0 {
+            clicks.push(on_node(l, &nodes[(i + 1) % 3]));
+        }
+    }
+    let clicks = Arc::new(clicks);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (nodes, clicks, next) = (nodes.clone(), clicks.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(l) = clicks.get(i) else { break };
+                assert_eq!(nodes[0].click(l, "8.8.8.8").await.status(), 302);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    rx.wait_for(unique, Duration::from_secs(120)).await;
+    for n in nodes.iter() {
+        n.settle().await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.requests();
+    let ids: HashSet<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    let clicked: HashSet<String> = got.iter().map(|r| r.json()["OriginalLink"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(clicked.len(), unique, "a unique click was lost");
+    assert_eq!(ids.len(), unique);
+    assert_eq!(got.len(), unique, "a unique click made more than one webhook");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_outage_slows_no_redirect_and_loses_no_click() {
+    // Redis keeps its data across the restart, as a production Redis would.
+    let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let node = Arc::new(TestNode::start(&redis_config(&redis.url())).await);
+    let rx = Receiver::start().await;
+    node.add_webhook(&rx.url("/hook"), true).await;
+    let (before, during, after) = if full_scale() { (500, 4000, 500) } else { (100, 600, 100) };
+    let outage = if full_scale() { Duration::from_secs(20) } else { Duration::from_secs(4) };
+    let links = track_many(&node, (before + during + after) / 100, 100).await;
+
+    for l in &links[..before] {
+        assert_eq!(node.click(l, "8.8.8.8").await.status(), 302);
+    }
+    redis.stop();
+    // clicks spread evenly over the outage
+    let gap = outage / during as u32;
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    for (i, l) in links[before..before + during].iter().enumerate() {
+        let due = started + gap * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let t = Instant::now();
+        let r = node.click(l, "8.8.8.8").await;
+        latencies.push(t.elapsed());
+        assert_eq!(r.status(), 302);
+        assert_eq!(r.headers()["location"].to_str().unwrap(), format!("https://example.com/{}/{}", (before + i) / 100, (before + i) % 100));
+    }
+    redis.start_again();
+    for l in &links[before + during..] {
+        assert_eq!(node.click(l, "8.8.8.8").await.status(), 302);
+    }
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    let p50 = latencies[latencies.len() / 2];
+    println!("Redis down {outage:?}: {during} redirects, p50 {p50:?}, p99 {p99:?}, max {:?}", latencies.last().unwrap());
+    assert!(p99 <= Duration::from_millis(50), "p99 {p99:?} while Redis was down");
+
+    let total = before + during + after;
+    rx.wait_for(total, Duration::from_secs(120)).await;
+    node.settle().await;
+    let got = rx.requests();
+    let clicked: HashSet<String> = got.iter().map(|r| r.json()["OriginalLink"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(clicked.len(), total, "clicks were lost in the outage");
+    let ids: HashSet<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    assert_eq!(ids.len(), total, "duplicates other than retries of one id");
+}
