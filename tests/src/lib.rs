@@ -8,3 +8,9 @@ pub mod process;
 pub mod python;
 pub mod receiver;
 pub mod redis;
+
+/// An HTTP client for tests: no redirects followed (a 302 is what tests look at).
+pub fn http_client() -> reqwest::Client {
+    clickhook_dispatch::ensure_crypto_provider();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("test HTTP client")
+}

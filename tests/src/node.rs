@@ -77,7 +77,7 @@ impl TestNode {
             link_base,
             dir,
             _tmp: None,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: crate::http_client(),
         }
     }
 

@@ -31,9 +31,16 @@ impl Process {
     /// Starts `clickhook serve --config <config>` and waits until the API answers `/healthz`.
     /// `api_port` must be the config's `listen.api` port.
     pub fn spawn(config: &Path, api_port: u16, log: &Path) -> Self {
+        Self::spawn_roles(config, "redirect,api,dispatch", api_port, log)
+    }
+
+    /// Starts `clickhook serve --config <config> --roles <roles>` and waits until
+    /// `wait_port` (one of its listeners) accepts connections.
+    pub fn spawn_roles(config: &Path, roles: &str, wait_port: u16, log: &Path) -> Self {
+        let api_port = wait_port;
         let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let child = Command::new(binary())
-            .args(["serve", "--config"])
+            .args(["serve", "--roles", roles, "--config"])
             .arg(config)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())

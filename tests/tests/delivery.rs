@@ -102,7 +102,7 @@ async fn kill_9_with_jobs_pending_loses_nothing_and_repeats_nothing() {
     let log = dir.path().join("clickhook.log");
 
     let mut p = Process::spawn(&config, api, &log);
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = clickhook_testkit::http_client();
     let call = |method: reqwest::Method, path: &str, body: serde_json::Value| {
         http.request(method, format!("http://127.0.0.1:{api}{path}"))
             .header("X-Postmark-Server-Token", clickhook_testkit::node::TOKEN)

@@ -283,7 +283,7 @@ async fn kill_9_with_attempts_in_flight_loses_no_event() {
     rx.set_default(Reply::slow(200, Duration::from_secs(60)));
 
     let mut p = Process::spawn(&config, api, &log);
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = clickhook_testkit::http_client();
     let post = |path: &str, body: Value| http.post(format!("http://127.0.0.1:{api}{path}")).header("X-Postmark-Server-Token", TOKEN).json(&body).send();
     assert_eq!(post("/webhooks", json!({ "Url": rx.url("/hook"), "Triggers": { "Click": { "Enabled": true } } })).await.unwrap().status(), 200);
     let n = 6;

@@ -57,6 +57,7 @@ async fn three_nodes_one_redis_make_one_webhook_per_unique_click() {
         }
     }
     let clicks = Arc::new(clicks);
+    let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..16 {
@@ -72,7 +73,13 @@ async fn three_nodes_one_redis_make_one_webhook_per_unique_click() {
     for t in tasks {
         t.await.unwrap();
     }
+    let redirected = started.elapsed();
     rx.wait_for(unique, Duration::from_secs(120)).await;
+    println!(
+        "3 nodes, 1 Redis: {} clicks ({unique} unique) redirected in {redirected:?}, every webhook after {:?}",
+        clicks.len(),
+        started.elapsed()
+    );
     for n in nodes.iter() {
         n.settle().await;
     }
@@ -131,4 +138,111 @@ async fn a_redis_outage_slows_no_redirect_and_loses_no_click() {
     assert_eq!(clicked.len(), total, "clicks were lost in the outage");
     let ids: HashSet<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
     assert_eq!(ids.len(), total, "duplicates other than retries of one id");
+}
+
+/// Writes a config for one process of a multi-process deployment on `redis_url`.
+fn process_config(dir: &std::path::Path, name: &str, redis: &str, redirect: u16, api: u16) -> std::path::PathBuf {
+    let mut text = clickhook_testkit::node::base_config(&dir.join(name), redirect);
+    text.push_str(&format!("[listen]\nredirect = \"127.0.0.1:{redirect}\"\napi = \"127.0.0.1:{api}\"\n"));
+    text = text.replace("[store]\n", &format!("[store]\nbackend = \"redis\"\nredis_url = \"{redis}\"\n"));
+    text.push_str("[log]\nlevel = \"warn\"\n");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Two redirect nodes, an api+dispatch node and a dispatch node on one Redis. Mid-load, a
+/// redirect node and the other dispatch node are killed with SIGKILL. Every click that got
+/// its 302 makes exactly one event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_of_a_redirect_node_and_a_dispatch_node_loses_no_answered_click() {
+    use clickhook_testkit::process::{Process, free_port};
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("nodes.log");
+    let ports: Vec<(u16, u16)> = (0..4).map(|_| (free_port(), free_port())).collect();
+    let cfg: Vec<_> = ports.iter().enumerate().map(|(i, (r, a))| process_config(dir.path(), &format!("n{i}"), &redis.url(), *r, *a)).collect();
+    let _api = Process::spawn_roles(&cfg[0], "api,dispatch", ports[0].1, &log);
+    let mut dispatch = Process::spawn_roles(&cfg[1], "dispatch", ports[0].1, &log);
+    let redirect_a = Process::spawn_roles(&cfg[2], "redirect", ports[2].0, &log);
+    let mut redirect_b = Process::spawn_roles(&cfg[3], "redirect", ports[3].0, &log);
+    let _ = &redirect_a;
+
+    let rx = Receiver::start().await;
+    let http = clickhook_testkit::http_client();
+    let api = format!("http://127.0.0.1:{}", ports[0].1);
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{api}{path}")).header("X-Postmark-Server-Token", clickhook_testkit::node::TOKEN).json(&body).send()
+    };
+    assert_eq!(post("/webhooks", json!({ "Url": rx.url("/hook"), "Triggers": { "Click": { "Enabled": true } } })).await.unwrap().status(), 200);
+    let unique = if full_scale() { 10_000 } else { 1_000 };
+    let mut tokens = Vec::new();
+    for m in 0..unique / 100 {
+        let html: String = (0..100).map(|i| format!("<a href=\"https://example.com/{m}/{i}\">x</a>")).collect();
+        let msg: serde_json::Value = post("/tracking/messages", json!({ "MessageID": format!("k-{m}"), "Recipient": "r@example.com", "HtmlBody": html })).await.unwrap().json().await.unwrap();
+        tokens.extend(links(&msg, "HTML").iter().map(|l| l.rsplit('/').next().unwrap().to_owned()));
+    }
+    let hosts = [ports[2].0, ports[3].0];
+    let mut answered: HashSet<String> = HashSet::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if i == tokens.len() / 3 {
+            redirect_b.kill9();
+        }
+        if i == tokens.len() / 2 {
+            dispatch.kill9();
+        }
+        for k in 0..2 {
+            // a click, and every fourth one a repeat on the other host
+            if k == 1 && i % 4 != 0 {
+                continue;
+            }
+            // like a load balancer: a refused connection goes to the other link host
+            for port in [hosts[(i + k) % 2], hosts[(i + k + 1) % 2]] {
+                if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/{t}")).send().await {
+                    assert_eq!(r.status(), 302);
+                    answered.insert(r.headers()["location"].to_str().unwrap().to_owned());
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(answered.len(), unique, "a click got no 302 from either link host");
+    let got = rx.wait_for(answered.len(), Duration::from_secs(120)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got_links: HashSet<String> = rx.requests().iter().map(|r| r.json()["OriginalLink"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(got_links, answered, "the receiver's clicks differ from the answered ones");
+    let mut per_id: std::collections::HashMap<String, HashSet<String>> = std::collections::HashMap::new();
+    for r in rx.requests() {
+        per_id.entry(r.header("webhook-id").unwrap().to_owned()).or_default().insert(r.json()["OriginalLink"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(per_id.len(), answered.len(), "an answered click made more or fewer than one event ({} requests)", got.len());
+    assert!(per_id.values().all(|links| links.len() == 1), "one event id carried two clicks");
+}
+
+/// A Redis Cluster master is killed mid-load; its replica takes over. No answered click is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_master_failover_loses_no_answered_click() {
+    let mut cluster = clickhook_testkit::redis::RedisCluster::start();
+    let urls = cluster.urls().iter().map(|u| format!("\"{u}\"")).collect::<Vec<_>>().join(", ");
+    let node = TestNode::start(&format!("[store]\nbackend = \"redis\"\nredis_cluster = [{urls}]\n[log]\nlevel = \"warn\"")).await;
+    let rx = Receiver::start().await;
+    node.add_webhook(&rx.url("/hook"), true).await;
+    let unique = if full_scale() { 5_000 } else { 600 };
+    let all = track_many(&node, unique / 100, 100).await;
+    for (i, l) in all.iter().enumerate() {
+        if i == all.len() / 3 {
+            let port = cluster.kill_master(0);
+            println!("killed the master on port {port}");
+        }
+        assert_eq!(node.click(l, "8.8.8.8").await.status(), 302);
+    }
+    cluster.wait_ok(Duration::from_secs(30));
+    rx.wait_for(unique, Duration::from_secs(120)).await;
+    node.settle().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.requests();
+    let clicked: HashSet<String> = got.iter().map(|r| r.json()["OriginalLink"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(clicked.len(), unique, "answered clicks were lost in the failover");
+    let ids: HashSet<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    assert_eq!(ids.len(), unique);
 }

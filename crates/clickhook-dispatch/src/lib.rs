@@ -45,10 +45,16 @@ pub struct DispatchSettings {
     pub breaker_cooldown: Duration,
 }
 
+/// Installs the TLS crypto provider (ring) for this process, once. Every reqwest client
+/// needs it, since reqwest is built without a default provider.
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Builds the one HTTP client a process uses for webhooks: no redirects followed, the SSRF
 /// guard as resolver unless private targets are allowed, no proxy from the environment.
 pub fn http_client(request_timeout: Duration, connect_timeout: Duration, allow_private_targets: bool) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    ensure_crypto_provider();
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout.min(request_timeout))
