@@ -293,6 +293,11 @@ impl RedisServer {
         panic!("could not start redis-server after 20 tries");
     }
 
+    /// `INFO <section>` as text (e.g. "memory", "stats", "commandstats").
+    pub fn info(&self, section: &str) -> String {
+        command(self.port, &["INFO", section], Duration::from_secs(5)).unwrap_or_default()
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
