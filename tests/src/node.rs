@@ -11,10 +11,43 @@ use tokio::net::TcpListener;
 pub const TOKEN: &str = "test-server-token-0001";
 pub const EXAMPLE_UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_7_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/35.0.1916.153 Safari/537.36";
 
+/// Which store the test nodes use: `CLICKHOOK_TEST_BACKEND` = `embedded` (default), `redis`
+/// (a redis-server of its own for each store directory) or `cluster` (one 3-master/3-replica
+/// Redis Cluster per test process, a key prefix of its own for each store directory). The
+/// end-to-end suites run unchanged on each; `.ci/run` runs them on all three.
+pub fn backend_config(store_dir: &std::path::Path) -> String {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static SERVERS: OnceLock<Mutex<HashMap<PathBuf, Arc<crate::redis::RedisServer>>>> = OnceLock::new();
+    static CLUSTER: OnceLock<crate::redis::RedisCluster> = OnceLock::new();
+    match std::env::var("CLICKHOOK_TEST_BACKEND").as_deref() {
+        Ok("redis") => {
+            let mut map = SERVERS.get_or_init(Default::default).lock().unwrap();
+            // the same directory (a restart) finds the same server
+            let server = map.entry(store_dir.to_path_buf()).or_insert_with(|| Arc::new(crate::redis::RedisServer::start())).clone();
+            format!("[store]\nbackend = \"redis\"\nredis_url = \"{}\"\n", server.url())
+        }
+        Ok("cluster") => {
+            let cluster = CLUSTER.get_or_init(crate::redis::RedisCluster::start);
+            let urls = cluster.urls().iter().map(|u| format!("\"{u}\"")).collect::<Vec<_>>().join(", ");
+            let mut h: u64 = 0xcbf29ce484222325;
+            for b in store_dir.to_string_lossy().bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+            }
+            format!("[store]\nbackend = \"redis\"\nredis_cluster = [{urls}]\nredis_key_prefix = \"t{h:x}\"\n")
+        }
+        Ok("embedded") | Err(_) => String::new(),
+        Ok(other) => panic!("CLICKHOOK_TEST_BACKEND = {other:?}: use embedded, redis or cluster"),
+    }
+}
+
 /// The settings every test node starts from: fast retries, private targets allowed
-/// (receivers are on loopback), loopback as the trusted proxy, the test City database.
+/// (receivers are on loopback), loopback as the trusted proxy, the test City database, and
+/// the store of [`backend_config`].
 pub fn base_config(store_dir: &std::path::Path, redirect_port: u16) -> String {
-    format!(
+    let backend = backend_config(store_dir);
+    let store_line = format!("[store]\npath = \"{}\"\n", store_dir.display());
+    let text = format!(
         r#"
 [tracking]
 link_base_url = "http://127.0.0.1:{redirect_port}"
@@ -35,7 +68,8 @@ token = "{TOKEN}"
 "#,
         store = store_dir.display(),
         geo = crate::mmdb::test_city_db().display(),
-    )
+    );
+    if backend.is_empty() { text } else { text.replace(&store_line, &format!("{backend}path = \"{}\"\n", store_dir.display())) }
 }
 
 pub struct TestNode {
@@ -71,6 +105,8 @@ impl TestNode {
         let node = Node::start(cfg, settings, Roles::ALL, Listeners { redirect: Some(redirect), api: Some(api) })
             .await
             .expect("node starts");
+        let want = if backend_config(&dir).is_empty() { "embedded" } else { "redis" };
+        assert_eq!(node.store.backend(), want, "CLICKHOOK_TEST_BACKEND asked for another store");
         Self {
             node: Some(node),
             api: format!("http://{api_addr}"),

@@ -82,6 +82,7 @@ pub struct Store {
     pub redis_url: String,
     #[serde(default)]
     pub redis_cluster: Vec<String>,
+    pub redis_key_prefix: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -323,6 +324,10 @@ impl Config {
         let append_timeout = duration("store.append_timeout", &self.store.append_timeout)?;
         if !(Duration::from_millis(1)..=Duration::from_secs(10)).contains(&append_timeout) {
             return Err(ConfigError(format!("store.append_timeout = {:?}: must be 1ms..=10s", self.store.append_timeout)));
+        }
+        let prefix = &self.store.redis_key_prefix;
+        if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            return Err(ConfigError(format!("store.redis_key_prefix = {prefix:?}: must be 1 to 32 characters of A-Z a-z 0-9 - _ .")));
         }
         if self.store.backend == Backend::Redis {
             let urls: Vec<(&str, &str)> = if self.store.redis_cluster.is_empty() {

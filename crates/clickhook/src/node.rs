@@ -92,11 +92,11 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
         }
         Backend::Redis if !cfg.store.redis_cluster.is_empty() => {
             let store = RedisStore::connect_cluster(&cfg.store.redis_cluster).await.context("connecting to the Redis Cluster (store.redis_cluster)")?;
-            Ok(Arc::new(store))
+            Ok(Arc::new(store.with_prefix(&cfg.store.redis_key_prefix)?))
         }
         Backend::Redis => {
             let store = RedisStore::connect_standalone(&cfg.store.redis_url).await.context("connecting to Redis (store.redis_url)")?;
-            Ok(Arc::new(store))
+            Ok(Arc::new(store.with_prefix(&cfg.store.redis_key_prefix)?))
         }
     }
 }
