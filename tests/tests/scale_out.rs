@@ -120,6 +120,10 @@ async fn a_redis_outage_slows_no_redirect_and_loses_no_click() {
         assert_eq!(r.status(), 302);
         assert_eq!(r.headers()["location"].to_str().unwrap(), format!("https://example.com/{}/{}", (before + i) / 100, (before + i) % 100));
     }
+    // readiness says what is wrong while Redis is down
+    let (status, body) = node.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
     redis.start_again();
     for l in &links[before + during..] {
         assert_eq!(node.click(l, "8.8.8.8").await.status(), 302);
