@@ -191,3 +191,10 @@ pub fn links(resp: &Value, location: &str) -> Vec<String> {
         .map(|l| l["TrackedLink"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// A `/tracking/messages` body for john@example.com whose HTML has `n_links` distinct links
+/// (`https://example.com/0`, `/1`, ...).
+pub fn message_with_links(id: &str, n_links: usize) -> Value {
+    let html: String = (0..n_links).map(|i| format!("<a href=\"https://example.com/{i}\">{i}</a>")).collect();
+    json!({ "MessageID": id, "Recipient": "john@example.com", "HtmlBody": html })
+}

@@ -3,17 +3,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use clickhook_testkit::node::{TestNode, base_config, links};
+use clickhook_testkit::node::{message_with_links, TestNode, base_config, links};
 use clickhook_testkit::process::{Process, free_port};
 use clickhook_testkit::receiver::{Receiver, Reply};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn message(id: &str, n_links: usize) -> serde_json::Value {
-    let html: String = (0..n_links).map(|i| format!("<a href=\"https://example.com/{i}\">{i}</a>")).collect();
-    json!({ "MessageID": id, "Recipient": "john@example.com", "HtmlBody": html })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_receiver_gets_retries_with_one_event_id_then_nothing_more() {
@@ -21,7 +16,7 @@ async fn a_failing_receiver_gets_retries_with_one_event_id_then_nothing_more() {
     let rx = Receiver::start().await;
     rx.script([Reply::status(500), Reply::status(500)]);
     let hook = node.add_webhook(&rx.url("/hook"), true).await;
-    let msg = node.track(message("m-1", 1)).await;
+    let msg = node.track(message_with_links("m-1", 1)).await;
     node.click(&links(&msg, "HTML")[0], "8.8.8.8").await;
     let got = rx.wait_for(3, WAIT).await;
     node.settle().await;
@@ -51,7 +46,7 @@ async fn forbidden_stops_after_one_attempt_and_redirects_are_failures() {
     moved.set_default(Reply { location: Some(target), ..Reply::status(302) });
     node.add_webhook(&forbidden.url("/hook"), true).await;
     node.add_webhook(&moved.url("/hook"), true).await;
-    let msg = node.track(message("m-1", 1)).await;
+    let msg = node.track(message_with_links("m-1", 1)).await;
     node.click(&links(&msg, "HTML")[0], "8.8.8.8").await;
     // 302 is retried as a failure until the schedule (2 retries) runs out: 3 attempts
     moved.wait_for(3, WAIT).await;
@@ -71,7 +66,7 @@ async fn a_restarted_node_delivers_what_it_had_pending() {
     let rx_port = free_port();
     // nothing listens on rx_port yet: every attempt fails and is retried
     node.add_webhook(&format!("http://127.0.0.1:{rx_port}/hook"), true).await;
-    let msg = node.track(message("m-1", 5)).await;
+    let msg = node.track(message_with_links("m-1", 5)).await;
     for l in links(&msg, "HTML") {
         assert_eq!(node.click(&l, "8.8.8.8").await.status(), 302);
     }
@@ -114,7 +109,7 @@ async fn kill_9_with_jobs_pending_loses_nothing_and_repeats_nothing() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let n = 40;
-    let msg: serde_json::Value = call(reqwest::Method::POST, "/tracking/messages", message("m-kill", n)).await.unwrap().json().await.unwrap();
+    let msg: serde_json::Value = call(reqwest::Method::POST, "/tracking/messages", message_with_links("m-kill", n)).await.unwrap().json().await.unwrap();
     let tracked = links(&msg, "HTML");
     assert_eq!(tracked.len(), n);
     // every link clicked twice: n unique clicks, n repeats

@@ -5,18 +5,13 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use clickhook_testkit::node::{TOKEN, TestNode, base_config, links};
+use clickhook_testkit::node::{message_with_links, TOKEN, TestNode, base_config, links};
 use clickhook_testkit::process::{Process, free_port};
 use clickhook_testkit::python;
 use clickhook_testkit::receiver::{Receiver, Reply};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn message(id: &str, n_links: usize) -> Value {
-    let html: String = (0..n_links).map(|i| format!("<a href=\"https://example.com/{i}\">{i}</a>")).collect();
-    json!({ "MessageID": id, "Recipient": "john@example.com", "HtmlBody": html })
-}
 
 async fn click_all(node: &TestNode, msg: &Value) -> Vec<Instant> {
     let mut at = Vec::new();
@@ -33,7 +28,7 @@ async fn retry_after_on_429_is_honoured() {
     let rx = Receiver::start().await;
     rx.script([Reply { status: 429, delay: Duration::ZERO, retry_after: Some("1"), location: None }]);
     node.add_webhook(&rx.url("/hook"), true).await;
-    click_all(&node, &node.track(message("m-1", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-1", 1)).await).await;
     let got = rx.wait_for(2, WAIT).await;
     let gap = got[1].at - got[0].at;
     assert!(gap >= Duration::from_millis(950), "retried after {gap:?}, before Retry-After's 1 s");
@@ -46,7 +41,7 @@ async fn a_receiver_that_comes_up_late_gets_the_event_once() {
     let node = TestNode::start("[webhooks]\nretry_schedule = [\"200ms\", \"200ms\", \"200ms\", \"200ms\", \"200ms\", \"200ms\", \"200ms\", \"200ms\"]\nbreaker_failures = 100").await;
     let port = free_port();
     let hook = node.add_webhook(&format!("http://127.0.0.1:{port}/hook"), true).await;
-    click_all(&node, &node.track(message("m-1", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-1", 1)).await).await;
     // let some attempts fail against the closed port
     let store = node.node.as_ref().unwrap().store.clone();
     let deadline = Instant::now() + WAIT;
@@ -75,13 +70,13 @@ async fn gone_stops_and_turns_the_click_trigger_off() {
     let rx = Receiver::start().await;
     rx.set_default(Reply::status(410));
     let hook = node.add_webhook(&rx.url("/hook"), true).await;
-    click_all(&node, &node.track(message("m-1", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-1", 1)).await).await;
     rx.wait_for(1, WAIT).await;
     node.settle().await;
     let (_, w) = node.get(&format!("/webhooks/{hook}")).await;
     assert_eq!(w["Triggers"]["Click"]["Enabled"], false, "{w}");
     // further clicks send nothing to it
-    click_all(&node, &node.track(message("m-2", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-2", 1)).await).await;
     node.settle().await;
     assert_eq!(rx.requests().len(), 1);
 }
@@ -101,7 +96,7 @@ async fn healthy_latencies(with_hanging: bool) -> Vec<Duration> {
     if with_hanging {
         node.add_webhook(&hanging.url("/hanging"), true).await;
     }
-    let msg = node.track(message("m-iso", 100)).await;
+    let msg = node.track(message_with_links("m-iso", 100)).await;
     let sent = click_all(&node, &msg).await;
     let got = healthy.wait_for(100, Duration::from_secs(60)).await;
     let index: std::collections::HashMap<String, usize> =
@@ -143,7 +138,7 @@ async fn signatures_verify_with_an_independent_implementation_across_a_rotation(
     assert_eq!(s, 200, "{w}");
     assert_eq!(w["SigningSecrets"], json!([old]));
     let hook = w["ID"].as_i64().unwrap();
-    click_all(&node, &node.track(message("m-1", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-1", 1)).await).await;
     // a failed attempt and its retry: each signed for itself
     let got = rx.wait_for(2, WAIT).await;
     let (code, out) = python::verify_signatures(&json!({ "secret": old, "requests": got.iter().map(signed_request).collect::<Vec<_>>() }));
@@ -151,7 +146,7 @@ async fn signatures_verify_with_an_independent_implementation_across_a_rotation(
     // rotation: the new secret first, the old one still accepted
     let (s, w) = node.call("PUT", &format!("/webhooks/{hook}"), Some(serde_json::to_vec(&json!({ "SigningSecrets": [new, old] })).unwrap()), Some(TOKEN)).await;
     assert_eq!(s, 200, "{w}");
-    click_all(&node, &node.track(message("m-2", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-2", 1)).await).await;
     let got = rx.wait_for(3, WAIT).await;
     let rotated = vec![signed_request(&got[2])];
     for secret in [old, new] {
@@ -191,7 +186,7 @@ async fn private_targets_are_refused_on_create_and_at_send() {
         assert!(v["Message"].as_str().unwrap().contains("private"), "{url}: {v}");
     }
     // at send time the resolver refuses localhost: a recorded failure, nothing sent
-    click_all(&node, &node.track(message("m-1", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-1", 1)).await).await;
     node.settle().await;
     assert!(rx.requests().is_empty());
     let store = node.node.as_ref().unwrap().store.clone();
@@ -208,7 +203,7 @@ async fn the_delivery_log_shows_attempts_and_resends_and_recovers() {
     let rx = Receiver::start().await;
     rx.script([Reply::status(500), Reply::status(502)]);
     let hook = node.add_webhook(&rx.url("/hook"), true).await;
-    click_all(&node, &node.track(message("m-1", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-1", 1)).await).await;
     rx.wait_for(2, WAIT).await;
     node.settle().await;
     let (s, list) = node.get(&format!("/webhooks/{hook}/deliveries?status=dead")).await;
@@ -230,7 +225,7 @@ async fn the_delivery_log_shows_attempts_and_resends_and_recovers() {
     assert_eq!(one["Status"], "delivered");
     // bulk recovery of a window
     rx.script([Reply::status(500), Reply::status(500)]);
-    click_all(&node, &node.track(message("m-2", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-2", 1)).await).await;
     rx.wait_for(5, WAIT).await;
     node.settle().await;
     let now = time::OffsetDateTime::now_utc();
@@ -254,7 +249,7 @@ async fn shutdown_lets_attempts_in_flight_finish() {
     let rx = Receiver::start().await;
     rx.set_default(Reply::slow(200, Duration::from_millis(700)));
     node.add_webhook(&rx.url("/hook"), true).await;
-    click_all(&node, &node.track(message("m-1", 1)).await).await;
+    click_all(&node, &node.track(message_with_links("m-1", 1)).await).await;
     rx.wait_for(1, WAIT).await;
     let t = Instant::now();
     node.stop().await;
@@ -287,7 +282,7 @@ async fn kill_9_with_attempts_in_flight_loses_no_event() {
     let post = |path: &str, body: Value| http.post(format!("http://127.0.0.1:{api}{path}")).header("X-Postmark-Server-Token", TOKEN).json(&body).send();
     assert_eq!(post("/webhooks", json!({ "Url": rx.url("/hook"), "Triggers": { "Click": { "Enabled": true } } })).await.unwrap().status(), 200);
     let n = 6;
-    let msg: Value = post("/tracking/messages", message("m-kill", n)).await.unwrap().json().await.unwrap();
+    let msg: Value = post("/tracking/messages", message_with_links("m-kill", n)).await.unwrap().json().await.unwrap();
     for l in links(&msg, "HTML") {
         assert_eq!(http.get(&l).send().await.unwrap().status(), 302);
     }
