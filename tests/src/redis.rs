@@ -147,15 +147,28 @@ impl Drop for Proc {
 /// Sends one command in RESP and returns the raw reply bytes once a whole reply is in.
 /// Enough for PING and the one-line or bulk replies used here.
 fn command(port: u16, args: &[&str], timeout: Duration) -> std::io::Result<String> {
+    command_as(port, None, args, timeout)
+}
+
+/// Like [`command`], after `AUTH password` on the same connection when a password is given
+/// (the reply to AUTH is not returned; a wrong password shows as an error reply to `args`).
+fn command_as(port: u16, password: Option<&str>, args: &[&str], timeout: Duration) -> std::io::Result<String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
+    let encode = |args: &[&str]| {
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        req
+    };
+    let mut req = password.map(|p| encode(&["AUTH", p])).unwrap_or_default();
+    req.push_str(&encode(args));
     s.write_all(req.as_bytes())?;
+    // where the reply to `args` starts, once the AUTH reply is all in
+    let start = |buf: &[u8]| if password.is_some() { resp_end(buf, 0) } else { Some(0) };
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -164,11 +177,12 @@ fn command(port: u16, args: &[&str], timeout: Duration) -> std::io::Result<Strin
             break;
         }
         buf.extend_from_slice(&chunk[..n]);
-        if reply_complete(&buf) {
+        if start(&buf).is_some_and(|at| resp_end(&buf, at).is_some()) {
             break;
         }
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    let at = start(&buf).unwrap_or(buf.len());
+    Ok(String::from_utf8_lossy(&buf[at..]).into_owned())
 }
 
 fn reply_complete(buf: &[u8]) -> bool {
@@ -201,8 +215,8 @@ fn resp_end(buf: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-fn answers_ping(port: u16) -> bool {
-    command(port, &["PING"], Duration::from_millis(500)).is_ok_and(|r| r.starts_with("+PONG"))
+fn answers_ping(port: u16, password: Option<&str>) -> bool {
+    command_as(port, password, &["PING"], Duration::from_millis(500)).is_ok_and(|r| r.starts_with("+PONG"))
 }
 
 fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
@@ -234,8 +248,6 @@ fn server_args(port: u16, dir: &Path, extra: &[String]) -> Vec<String> {
     args
 }
 
-/// Spawns a server and waits until it answers PING. `None` when it exited first (most
-/// likely the port was taken in the meantime).
 /// Fails the test with a clear message when the Redis binaries are not installed.
 fn require_binaries() {
     for bin in ["redis-server", "redis-cli"] {
@@ -244,30 +256,138 @@ fn require_binaries() {
     }
 }
 
+/// Spawns a server and waits until it answers PING. `None` when it exited first (most
+/// likely the port was taken in the meantime).
 fn spawn_ready(port: u16, dir: &Path, extra: &[String], cleanup: bool) -> Option<Proc> {
-    let mut p = Proc::spawn(&server_args(port, dir, extra), cleanup.then_some(dir)).expect("spawn redis-server (is it installed?)");
+    spawn_ready_as(port, dir, extra, cleanup, &Access::Plain { password: None })
+}
+
+/// How a test server is reached, and so how [`spawn_ready_as`] sees that it is up.
+#[derive(Clone, Debug)]
+enum Access {
+    /// Plain RESP on `port`, after `AUTH password` when set (`--requirepass`).
+    Plain { password: Option<String> },
+    /// TLS only on `port` (`--port 0 --tls-port port`) with these certificates; this std-only
+    /// launcher cannot speak TLS, so "up" is: the port accepts TCP and the server's own log
+    /// says it is ready.
+    Tls(TlsFiles),
+}
+
+/// [`spawn_ready`] for a server reached as `access` says.
+fn spawn_ready_as(port: u16, dir: &Path, extra: &[String], cleanup: bool, access: &Access) -> Option<Proc> {
+    let args = match access {
+        Access::Plain { password } => {
+            let mut extra = extra.to_vec();
+            if let Some(pw) = password {
+                extra.extend(["--requirepass".to_owned(), pw.clone()]);
+            }
+            server_args(port, dir, &extra)
+        }
+        Access::Tls(files) => {
+            let mut args = server_args(0, dir, extra);
+            args.extend([
+                "--tls-port".to_owned(),
+                port.to_string(),
+                "--tls-cert-file".to_owned(),
+                files.server_cert.display().to_string(),
+                "--tls-key-file".to_owned(),
+                files.server_key.display().to_string(),
+                "--tls-ca-cert-file".to_owned(),
+                files.ca_cert.display().to_string(),
+                "--tls-auth-clients".to_owned(),
+                "no".to_owned(),
+            ]);
+            args
+        }
+    };
+    let mut p = Proc::spawn(&args, cleanup.then_some(dir)).expect("spawn redis-server (is it installed?)");
     let deadline = Instant::now() + START_TIMEOUT;
     // The directory is this server's own, so a server that answers with it is ours (and
     // not one that won a race for the port).
     let name = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()).display().to_string();
+    let log_path = dir.join("redis.log");
     while Instant::now() < deadline {
-        if answers_ping(port) {
-            let ours = command(port, &["CONFIG", "GET", "dir"], Duration::from_secs(1)).is_ok_and(|r| r.contains(&name));
-            return if ours { Some(p) } else { None };
+        match access {
+            Access::Plain { password } => {
+                let pw = password.as_deref();
+                if answers_ping(port, pw) {
+                    let ours = command_as(port, pw, &["CONFIG", "GET", "dir"], Duration::from_secs(1)).is_ok_and(|r| r.contains(&name));
+                    return if ours { Some(p) } else { None };
+                }
+            }
+            Access::Tls(_) => {
+                // Our server logs "Ready" only once it listens on the port (and exits when it
+                // cannot bind it), so ready-and-running means the port is ours.
+                let ready = std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("Ready to accept connections"));
+                if ready && !p.exited() && TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), Duration::from_millis(500)).is_ok() {
+                    return Some(p);
+                }
+            }
         }
         if p.exited() {
             return None;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
-    panic!("redis-server on port {port} did not answer PING within {START_TIMEOUT:?}; its log:\n{log}");
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    panic!("redis-server on port {port} was not ready within {START_TIMEOUT:?}; its log:\n{log}");
+}
+
+/// A test CA and a server certificate it signed for `IP:127.0.0.1` (and `DNS:localhost`),
+/// made with the `openssl` command line tool.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Writes `ca.crt`, `ca.key`, `server.crt` and `server.key` into `dir`.
+    pub fn generate(dir: &Path) -> TlsFiles {
+        let f = TlsFiles {
+            ca_cert: dir.join("ca.crt"),
+            ca_key: dir.join("ca.key"),
+            server_cert: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+        };
+        let csr = dir.join("server.csr");
+        let ext = dir.join("server.ext");
+        std::fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+            .expect("write the openssl extensions file");
+        let s = |p: &Path| p.display().to_string();
+        let steps: [Vec<String>; 3] = [
+            // CA: a self-signed v3 certificate (req -x509 marks it CA:TRUE)
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=clickhook test CA", "-keyout", &s(&f.ca_key), "-out", &s(&f.ca_cert)]
+                .map(String::from)
+                .to_vec(),
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", &s(&f.server_key), "-out", &s(&csr)].map(String::from).to_vec(),
+            [
+                "x509", "-req", "-in", &s(&csr), "-CA", &s(&f.ca_cert), "-CAkey", &s(&f.ca_key), "-CAcreateserial", "-days", "2", "-extfile", &s(&ext), "-out",
+                &s(&f.server_cert),
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for args in steps {
+            let out = Command::new("openssl").args(&args).stdin(Stdio::null()).output().expect("run openssl (is it installed?)");
+            assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        f
+    }
+
+    /// The CA certificate in PEM, what a client must trust.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(&self.ca_cert).expect("read the test CA certificate")
+    }
 }
 
 /// A standalone `redis-server` on 127.0.0.1, without persistence, in its own temp dir.
 pub struct RedisServer {
     pub port: u16,
     extra: Vec<String>,
+    access: Access,
     proc: Option<Proc>,
     dir: TempDir,
 }
@@ -281,25 +401,71 @@ impl RedisServer {
     /// Like [`RedisServer::start`] with more `redis-server` arguments (they come after the
     /// defaults, so `&["--appendonly", "yes"]` turns on the append-only file).
     pub fn start_with(extra: &[&str]) -> RedisServer {
+        Self::start_as(extra, |_| Access::Plain { password: None })
+    }
+
+    /// A server that requires `password` (`--requirepass`); [`RedisServer::url`] carries it.
+    pub fn start_with_password(password: &str) -> RedisServer {
+        Self::start_as(&[], |_| Access::Plain { password: Some(password.to_owned()) })
+    }
+
+    /// A server that speaks TLS only (`--port 0 --tls-port`, clients need no certificate),
+    /// with a certificate for 127.0.0.1 signed by a CA made for it: see
+    /// [`RedisServer::tls_files`] and [`RedisServer::tls_url`].
+    pub fn start_tls() -> RedisServer {
+        Self::start_as(&[], |dir| {
+            let certs = dir.join("certs");
+            std::fs::create_dir_all(&certs).expect("create the certificate dir");
+            Access::Tls(TlsFiles::generate(&certs))
+        })
+    }
+
+    fn start_as(extra: &[&str], access: impl FnOnce(&Path) -> Access) -> RedisServer {
         require_binaries();
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         let dir = TempDir::new("redis");
+        let access = access(&dir.0);
         for _ in 0..20 {
             let port = free_port(false);
-            if let Some(proc) = spawn_ready(port, &dir.0, &extra, false) {
-                return RedisServer { port, extra, proc: Some(proc), dir };
+            if let Some(proc) = spawn_ready_as(port, &dir.0, &extra, false, &access) {
+                return RedisServer { port, extra, access, proc: Some(proc), dir };
             }
         }
         panic!("could not start redis-server after 20 tries");
     }
 
-    /// `INFO <section>` as text (e.g. "memory", "stats", "commandstats").
-    pub fn info(&self, section: &str) -> String {
-        command(self.port, &["INFO", section], Duration::from_secs(5)).unwrap_or_default()
+    fn password(&self) -> Option<&str> {
+        match &self.access {
+            Access::Plain { password } => password.as_deref(),
+            Access::Tls(_) => None,
+        }
     }
 
+    /// `INFO <section>` as text (e.g. "memory", "stats", "commandstats"). Empty for a TLS
+    /// server (this launcher does not speak TLS).
+    pub fn info(&self, section: &str) -> String {
+        command_as(self.port, self.password(), &["INFO", section], Duration::from_secs(5)).unwrap_or_default()
+    }
+
+    /// `redis://127.0.0.1:port/`, with `:password@` for a server started with one.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        match self.password() {
+            Some(pw) => format!("redis://:{pw}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
+    /// `rediss://127.0.0.1:port/`: the URL of a server started with [`RedisServer::start_tls`].
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}/", self.port)
+    }
+
+    /// The certificates of a server started with [`RedisServer::start_tls`].
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        match &self.access {
+            Access::Tls(f) => Some(f),
+            Access::Plain { .. } => None,
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -316,7 +482,7 @@ impl RedisServer {
     /// Starts the server again on the same port and directory.
     pub fn start_again(&mut self) {
         self.stop();
-        let p = spawn_ready(self.port, &self.dir.0, &self.extra, false)
+        let p = spawn_ready_as(self.port, &self.dir.0, &self.extra, false, &self.access)
             .unwrap_or_else(|| panic!("redis-server could not start again on port {}", self.port));
         self.proc = Some(p);
     }

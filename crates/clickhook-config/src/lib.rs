@@ -83,6 +83,9 @@ pub struct Store {
     #[serde(default)]
     pub redis_cluster: Vec<String>,
     pub redis_key_prefix: String,
+    /// PEM file of the CA that `rediss://` servers' certificates chain to; "" = system roots.
+    #[serde(default)]
+    pub redis_ca_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -329,6 +332,10 @@ impl Config {
         if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             return Err(ConfigError(format!("store.redis_key_prefix = {prefix:?}: must be 1 to 32 characters of A-Z a-z 0-9 - _ .")));
         }
+        let ca = &self.store.redis_ca_file;
+        if !ca.is_empty() && !Path::new(ca).is_file() {
+            return Err(ConfigError(format!("store.redis_ca_file = {ca:?}: no such file")));
+        }
         if self.store.backend == Backend::Redis {
             let urls: Vec<(&str, &str)> = if self.store.redis_cluster.is_empty() {
                 vec![("store.redis_url", self.store.redis_url.as_str())]
@@ -364,7 +371,22 @@ impl Config {
         for s in &mut c.servers {
             s.token = "<redacted>".into();
         }
+        c.store.redis_url = redact_url_password(&c.store.redis_url);
+        for u in &mut c.store.redis_cluster {
+            *u = redact_url_password(u);
+        }
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+}
+
+/// A URL with its password (`redis://:secret@host`) replaced by `<redacted>`.
+fn redact_url_password(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut p) if p.password().is_some() => {
+            let _ = p.set_password(Some("<redacted>"));
+            p.to_string()
+        }
+        _ => u.to_owned(),
     }
 }
 
@@ -423,6 +445,8 @@ mod tests {
             ("[store]\nbackend = \"redis\"\nredis_url = \"http://x\"", "store.redis_url"),
             ("[store]\nbackend = \"redis\"\nredis_cluster = [\"redis://a:1\", \"nope\"]", "store.redis_cluster"),
         ];
+        let e = from_toml("[store]\nredis_ca_file = \"/nonexistent/ca.pem\"").unwrap().validate().unwrap_err();
+        assert_eq!(e.0, "store.redis_ca_file = \"/nonexistent/ca.pem\": no such file");
         for (toml, key) in bad {
             let e = from_toml(toml).unwrap().validate().unwrap_err();
             assert!(e.0.contains(key), "{toml}: {e}");
@@ -442,10 +466,26 @@ mod tests {
     }
 
     #[test]
+    fn redis_ca_file_defaults_to_system_roots_and_an_existing_file_is_accepted() {
+        let c = from_toml("").unwrap();
+        assert_eq!(c.store.redis_ca_file, "");
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let c = from_toml(&format!("[store]\nbackend = \"redis\"\nredis_url = \"rediss://r.example:6380\"\nredis_ca_file = {:?}", ca.display().to_string())).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.store.redis_ca_file, ca.display().to_string());
+    }
+
+    #[test]
     fn redacted_output_hides_secrets() {
         let c = from_toml("[[servers]]\nname = \"a\"\ntoken = \"super-secret-token-123\"").unwrap();
         let out = c.to_redacted_toml();
         assert!(!out.contains("super-secret-token-123"));
+        let c = from_toml("[store]\nredis_url = \"rediss://:s3cret-pass@r.example:6380\"\nredis_cluster = [\"redis://u:s3cret-pass@a:1\"]").unwrap();
+        let out = c.to_redacted_toml();
+        assert!(!out.contains("s3cret-pass"), "{out}");
+        assert!(out.contains("r.example:6380"), "{out}");
         assert!(out.contains("retention_days = 45"));
     }
 }

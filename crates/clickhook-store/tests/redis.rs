@@ -118,3 +118,69 @@ async fn with_appendfsync_always_an_acknowledged_hit_survives_a_crash_of_redis()
     store.append_hit(&hits[0]).await.unwrap();
     assert_eq!(store.stats().await.unwrap().pending_hits, 20);
 }
+
+// ---- password auth from the URL, and rediss:// with a private CA ------------------------
+
+/// Two conformance cases, each on its own key prefix of a store connected as given.
+async fn a_few_conformance_cases(url: &str, opts: RedisOptions) {
+    let connect = async |prefix: &str| -> Arc<dyn Store> {
+        let store = RedisStore::connect_standalone_with(url, RedisOptions { prefix: prefix.into(), ..opts.clone() }).await;
+        let store: Arc<dyn Store> = Arc::new(store.unwrap_or_else(|e| panic!("connect to {url}: {e}")));
+        store
+    };
+    clickhook_store::conformance::meta_is_set_once(connect("c1").await).await;
+    clickhook_store::conformance::first_click_is_unique_and_enqueues_one_delivery_per_webhook(connect("c2").await).await;
+}
+
+/// A connection that must not work: connecting fails, or the first request does; either way
+/// with `Unavailable`, soon. Returns the error's text.
+async fn refused(url: &str, opts: RedisOptions) -> String {
+    let started = Instant::now();
+    let err = match RedisStore::connect_standalone_with(url, opts).await {
+        Err(e) => e,
+        Ok(store) => store.ping().await.expect_err("a request on a connection that should have been refused"),
+    };
+    assert!(started.elapsed() < Duration::from_secs(5), "refused quickly, took {:?}", started.elapsed());
+    match err {
+        StoreError::Unavailable(text) => text,
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_in_the_url_authenticates() {
+    let server = RedisServer::start_with_password("s3cret-pass");
+    let url = format!("redis://:s3cret-pass@127.0.0.1:{}", server.port);
+    assert_eq!(url.trim_end_matches('/'), server.url().trim_end_matches('/'));
+    RedisStore::connect_standalone(&url).await.expect("connect with the password").ping().await.unwrap();
+    a_few_conformance_cases(&url, RedisOptions::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_missing_password_is_unavailable_not_a_panic() {
+    let server = RedisServer::start_with_password("s3cret-pass");
+    let wrong = refused(&format!("redis://:wrong-pass@127.0.0.1:{}", server.port), quick()).await;
+    assert!(wrong.to_lowercase().contains("auth") || wrong.contains("WRONGPASS"), "{wrong}");
+    let missing = refused(&format!("redis://127.0.0.1:{}", server.port), quick()).await;
+    assert!(missing.contains("NOAUTH") || missing.to_lowercase().contains("auth"), "{missing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_the_servers_ca_works() {
+    let server = RedisServer::start_tls();
+    let ca_pem = server.tls_files().unwrap().ca_pem();
+    let opts = RedisOptions { ca_pem: Some(ca_pem), ..RedisOptions::default() };
+    let url = format!("rediss://127.0.0.1:{}", server.port);
+    RedisStore::connect_standalone_with(&url, opts.clone()).await.expect("connect over TLS").ping().await.unwrap();
+    a_few_conformance_cases(&url, opts).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_an_unknown_ca_is_refused_not_a_panic() {
+    let server = RedisServer::start_tls();
+    // system roots only: the test CA is not among them
+    let err = refused(&server.tls_url(), quick()).await;
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // a plaintext client on the TLS port gets nowhere either
+    refused(&format!("redis://127.0.0.1:{}", server.port), quick()).await;
+}

@@ -11,7 +11,7 @@ use clickhook_core::{Keyring, SigningKey, timefmt};
 use clickhook_enrich::{Enricher, GeoDb, UserAgents};
 use clickhook_store::Store;
 use clickhook_store::embedded::EmbeddedStore;
-use clickhook_store::redis::RedisStore;
+use clickhook_store::redis::{RedisOptions, RedisStore};
 use rand::RngCore as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -90,13 +90,21 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 .with_context(|| format!("opening the embedded store in {}", cfg.store.path.display()))?;
             Ok(Arc::new(store))
         }
-        Backend::Redis if !cfg.store.redis_cluster.is_empty() => {
-            let store = RedisStore::connect_cluster(&cfg.store.redis_cluster).await.context("connecting to the Redis Cluster (store.redis_cluster)")?;
-            Ok(Arc::new(store.with_prefix(&cfg.store.redis_key_prefix)?))
-        }
         Backend::Redis => {
-            let store = RedisStore::connect_standalone(&cfg.store.redis_url).await.context("connecting to Redis (store.redis_url)")?;
-            Ok(Arc::new(store.with_prefix(&cfg.store.redis_key_prefix)?))
+            let ca_pem = match cfg.store.redis_ca_file.as_str() {
+                "" => None,
+                path => Some(std::fs::read(path).with_context(|| format!("reading store.redis_ca_file {path}"))?),
+            };
+            let opts = RedisOptions { prefix: cfg.store.redis_key_prefix.clone(), ca_pem, ..RedisOptions::default() };
+            if cfg.store.redis_cluster.is_empty() {
+                let store = RedisStore::connect_standalone_with(&cfg.store.redis_url, opts).await.context("connecting to Redis (store.redis_url)")?;
+                Ok(Arc::new(store))
+            } else {
+                let store = RedisStore::connect_cluster_with(&cfg.store.redis_cluster, opts)
+                    .await
+                    .context("connecting to the Redis Cluster (store.redis_cluster)")?;
+                Ok(Arc::new(store))
+            }
         }
     }
 }

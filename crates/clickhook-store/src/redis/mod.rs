@@ -105,6 +105,9 @@ pub struct RedisOptions {
     pub poll_interval: Duration,
     /// How long a settled hit's id is remembered, so that a replayed append of it is ignored.
     pub hit_replay_window: Duration,
+    /// PEM of the CA certificate(s) that a `rediss://` server's certificate must chain to,
+    /// instead of the system's roots (a private CA). Ignored for plain `redis://` URLs.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for RedisOptions {
@@ -115,6 +118,7 @@ impl Default for RedisOptions {
             response_timeout: Duration::from_secs(5),
             poll_interval: Duration::from_millis(250),
             hit_replay_window: Duration::from_secs(24 * 3600),
+            ca_pem: None,
         }
     }
 }
@@ -161,9 +165,18 @@ fn ms(d: Duration) -> i64 {
 
 /// rediss:// needs a rustls crypto provider; install ring's unless one is installed.
 fn ensure_tls_provider(url: &str) {
-    if url.starts_with("rediss:") && rustls::crypto::CryptoProvider::get_default().is_none() {
+    if is_tls(url) && rustls::crypto::CryptoProvider::get_default().is_none() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+}
+
+/// The CA to trust for `rediss://` connections, when one is given (else the system's roots).
+fn tls_certificates(opts: &RedisOptions) -> Option<::redis::TlsCertificates> {
+    opts.ca_pem.as_ref().map(|pem| ::redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) })
+}
+
+fn is_tls(url: &str) -> bool {
+    url.starts_with("rediss:")
 }
 
 /// Builds a script invocation: `script!(self.name, [keys...], [args...])`.
@@ -193,7 +206,11 @@ impl RedisStore {
     pub async fn connect_standalone_with(url: &str, opts: RedisOptions) -> Result<Self> {
         let keys = Keys::new(&opts.prefix).ok_or_else(|| unavailable(format!("bad redis key prefix {:?}", opts.prefix)))?;
         ensure_tls_provider(url);
-        let client = ::redis::Client::open(url).map_err(redis_err)?;
+        let client = match tls_certificates(&opts) {
+            Some(certs) if is_tls(url) => ::redis::Client::build_with_tls(url, certs),
+            _ => ::redis::Client::open(url),
+        }
+        .map_err(redis_err)?;
         // Requests made while the manager reconnects wait for it. Its default (6 retries with
         // exponential backoff) makes every request wait ~10 s when Redis is down; with 2,
         // they fail within a few hundred ms (plus the connect timeouts), and the next request
@@ -218,11 +235,13 @@ impl RedisStore {
             return Err(unavailable("no redis cluster nodes given"));
         }
         urls.iter().for_each(|u| ensure_tls_provider(u));
-        let client = ClusterClientBuilder::new(urls.iter().map(String::as_str))
+        let mut builder = ClusterClientBuilder::new(urls.iter().map(String::as_str))
             .connection_timeout(opts.connect_timeout)
-            .response_timeout(opts.response_timeout)
-            .build()
-            .map_err(redis_err)?;
+            .response_timeout(opts.response_timeout);
+        if let Some(certs) = tls_certificates(&opts).filter(|_| urls.iter().any(|u| is_tls(u))) {
+            builder = builder.certs(certs);
+        }
+        let client = builder.build().map_err(redis_err)?;
         let conn = client.get_async_connection().await.map_err(redis_err)?;
         Ok(Self::new(Conn::Cluster(conn), keys, opts))
     }
