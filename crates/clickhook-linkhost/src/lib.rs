@@ -7,9 +7,9 @@
 //!
 //! The redirect is sent even when the store cannot take the hit (down, or slower than
 //! [`LinkHost::store_timeout`]): the hit then goes to the local [`spool::Spool`] on disk and
-//! is replayed into the store when it answers again. After a store failure the link host
-//! spools straight away for a second instead of waiting on the store for every click, so
-//! redirects stay fast during an outage. Only when the spool fails too is a hit lost; that
+//! is replayed into the store when it answers again. After a store failure every hit goes
+//! straight to the spool, and only the spool's replayer probes the store, off the redirect
+//! path, so redirects stay fast for the whole outage. Only when the spool fails too is a hit lost; that
 //! is counted in `clickhook_hits_unrecorded_total` and logged.
 
 pub mod client_ip;
@@ -44,12 +44,7 @@ pub struct LinkHost {
     pub store_timeout: Duration,
     /// Where hits go when the store cannot take them.
     pub spool: Option<Arc<spool::Spool>>,
-    /// Until when (unix ms) the store is considered down and hits go straight to the spool.
-    pub store_down_until: std::sync::atomic::AtomicI64,
 }
-
-/// How long the link host bypasses the store after it failed.
-const STORE_BACKOFF_MS: i64 = 1000;
 
 type Body = Full<Bytes>;
 
@@ -121,9 +116,8 @@ impl LinkHost {
         let ip = client_ip::client_ip(peer.ip(), xff, &self.trusted_proxies);
         let ua = req.headers().get(hyper::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
         let hit = Hit::new(uuid::Uuid::now_v7(), payload, now_ms, ip, &ua);
-        use std::sync::atomic::Ordering;
         let started = std::time::Instant::now();
-        if self.store_down_until.load(Ordering::Relaxed) <= now_ms {
+        if !self.spool.as_ref().is_some_and(|s| s.store_down()) {
             let err = match tokio::time::timeout(self.store_timeout, self.store.append_hit(&hit)).await {
                 Ok(Ok(())) => {
                     metrics::counter!("clickhook_hits_total", "outcome" => "recorded").increment(1);
@@ -134,8 +128,10 @@ impl LinkHost {
                 Err(_) => format!("no answer within {:?}", self.store_timeout),
             };
             metrics::counter!("clickhook_store_errors_total", "op" => "append_hit").increment(1);
-            self.store_down_until.store(now_ms + STORE_BACKOFF_MS, Ordering::Relaxed);
-            tracing::warn!(error = %err, "store did not take a hit; spooling hits for a while");
+            if let Some(s) = &self.spool {
+                s.mark_store_down();
+            }
+            tracing::warn!(error = %err, "store did not take a hit; spooling hits until it answers again");
         }
         let spooled = match &self.spool {
             Some(spool) => spool.append(&hit).await,

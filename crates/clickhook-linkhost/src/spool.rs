@@ -31,6 +31,9 @@ pub struct Spool {
     /// Hits spooled and not yet replayed (approximate across restarts: counted on open).
     pending: Arc<AtomicU64>,
     writer_lock: Arc<std::sync::Mutex<()>>,
+    /// Set by the link host when the store failed it; cleared here once the store took the
+    /// spooled hits again. While set, hits go straight to the spool.
+    store_down: std::sync::atomic::AtomicBool,
 }
 
 fn count_lines(path: &Path) -> u64 {
@@ -46,7 +49,17 @@ impl Spool {
         let (d, p, lock) = (dir.to_path_buf(), pending.clone(), writer_lock.clone());
         std::thread::Builder::new().name("hit-spool".into()).spawn(move || writer(d, rx, p, lock))?;
         metrics::gauge!("clickhook_spool_hits").set(pending.load(Ordering::Relaxed) as f64);
-        Ok(Self { dir: dir.to_path_buf(), tx, pending, writer_lock })
+        Ok(Self { dir: dir.to_path_buf(), tx, pending, writer_lock, store_down: std::sync::atomic::AtomicBool::new(false) })
+    }
+
+    /// Whether hits should skip the store and come here directly.
+    pub fn store_down(&self) -> bool {
+        self.store_down.load(Ordering::Relaxed)
+    }
+
+    /// The store failed: send hits here until the replayer has seen it answer again.
+    pub fn mark_store_down(&self) {
+        self.store_down.store(true, Ordering::Relaxed);
     }
 
     /// Hits waiting in the spool.
@@ -95,15 +108,23 @@ impl Spool {
         Ok(n)
     }
 
-    /// Replays every `interval` until `cancel` fires. `on_replayed` learns of each batch.
+    /// Replays every `interval` until `cancel` fires. Probing the store happens here, off
+    /// the redirect path: once a replay (or, with nothing spooled, a ping) succeeds, hits go
+    /// to the store again.
     pub async fn run_replayer(self: Arc<Self>, store: Arc<dyn Store>, interval: Duration, cancel: tokio_util::sync::CancellationToken) {
         loop {
             if self.pending() > 0 || self.dir.join(REPLAYING).exists() || self.dir.join(ACTIVE).exists() {
                 match self.replay(store.as_ref()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(hits = n, "replayed spooled hits into the store"),
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(hits = n, "replayed spooled hits into the store");
+                        }
+                        self.store_down.store(false, Ordering::Relaxed);
+                    }
                     Err(e) => tracing::debug!(error = %e, "spool replay waits for the store"),
                 }
+            } else if self.store_down() && store.ping().await.is_ok() {
+                self.store_down.store(false, Ordering::Relaxed);
             }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
@@ -192,6 +213,33 @@ mod tests {
         want.sort_by_key(|h| h.original_link.clone());
         assert_eq!(claimed, want);
         assert!(!dir.path().join("spool").join(REPLAYING).exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_replayer_brings_hits_back_to_the_store_once_it_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Arc::new(Spool::open(&dir.path().join("spool")).unwrap());
+        spool.mark_store_down();
+        spool.append(&hit(1)).await.unwrap();
+        assert!(spool.store_down());
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir.path().join("store")).unwrap());
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(spool.clone().run_replayer(store.clone(), Duration::from_millis(20), cancel.clone()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while spool.store_down() {
+            assert!(std::time::Instant::now() < deadline, "the replayer never cleared the flag");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.stats().await.unwrap().pending_hits, 1);
+        // with nothing spooled, a ping is enough to bring the store back
+        spool.mark_store_down();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while spool.store_down() {
+            assert!(std::time::Instant::now() < deadline, "a healthy store stayed marked down");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        task.await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,7 +166,6 @@ impl Node {
                 path_prefix: settings.link_path_prefix.clone(),
                 store_timeout: settings.append_timeout,
                 spool: Some(spool),
-                store_down_until: std::sync::atomic::AtomicI64::new(0),
             });
             let c = cancel.clone();
             tasks.spawn(async move {
