@@ -22,6 +22,8 @@ use tokio::sync::oneshot;
 
 const ACTIVE: &str = "hits.spool";
 const REPLAYING: &str = "hits.replaying.spool";
+/// The longest the replayer waits for one store call.
+const STORE_CALL_LIMIT: Duration = Duration::from_secs(2);
 
 type Job = (String, oneshot::Sender<Result<(), String>>);
 
@@ -99,7 +101,12 @@ impl Spool {
         let mut n = 0u64;
         for line in text.lines() {
             let Ok(hit) = serde_json::from_str::<Hit>(line) else { continue };
-            store.append_hit(&hit).await.map_err(|e| e.to_string())?;
+            // A bounded wait: a store client that keeps retrying against a dead node (a Redis
+            // Cluster mid-failover) must not hold the replayer; the next round starts afresh.
+            tokio::time::timeout(STORE_CALL_LIMIT, store.append_hit(&hit))
+                .await
+                .map_err(|_| format!("the store did not answer within {STORE_CALL_LIMIT:?}"))?
+                .map_err(|e| e.to_string())?;
             n += 1;
             let left = self.pending.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
             metrics::gauge!("clickhook_spool_hits").set(left as f64);
@@ -123,7 +130,7 @@ impl Spool {
                     }
                     Err(e) => tracing::debug!(error = %e, "spool replay waits for the store"),
                 }
-            } else if self.store_down() && store.ping().await.is_ok() {
+            } else if self.store_down() && matches!(tokio::time::timeout(STORE_CALL_LIMIT, store.ping()).await, Ok(Ok(()))) {
                 self.store_down.store(false, Ordering::Relaxed);
             }
             tokio::select! {
