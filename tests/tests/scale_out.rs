@@ -13,6 +13,10 @@ use clickhook_testkit::receiver::Receiver;
 use clickhook_testkit::redis::RedisServer;
 use serde_json::json;
 
+/// These tests load the whole machine (several nodes, Redis servers, a cluster); they take
+/// turns so that each measures itself and not its neighbours.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn full_scale() -> bool {
     std::env::var("CLICKHOOK_FULL_SCALE").is_ok_and(|v| v == "1")
 }
@@ -40,6 +44,7 @@ fn on_node(link: &str, node: &TestNode) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_one_redis_make_one_webhook_per_unique_click() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let redis = RedisServer::start();
     let cfg = redis_config(&redis.url());
     let nodes = Arc::new(vec![TestNode::start(&cfg).await, TestNode::start(&cfg).await, TestNode::start(&cfg).await]);
@@ -94,6 +99,7 @@ async fn three_nodes_one_redis_make_one_webhook_per_unique_click() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redis_outage_slows_no_redirect_and_loses_no_click() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     // Redis keeps its data across the restart, as a production Redis would.
     let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
     let node = Arc::new(TestNode::start(&redis_config(&redis.url())).await);
@@ -160,6 +166,7 @@ fn process_config(dir: &std::path::Path, name: &str, redis: &str, redirect: u16,
 /// its 302 makes exactly one event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_of_a_redirect_node_and_a_dispatch_node_loses_no_answered_click() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     use clickhook_testkit::process::{Process, free_port};
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
@@ -226,6 +233,7 @@ async fn kill_9_of_a_redirect_node_and_a_dispatch_node_loses_no_answered_click()
 /// A Redis Cluster master is killed mid-load; its replica takes over. No answered click is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cluster_master_failover_loses_no_answered_click() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut cluster = clickhook_testkit::redis::RedisCluster::start();
     let urls = cluster.urls().iter().map(|u| format!("\"{u}\"")).collect::<Vec<_>>().join(", ");
     let node = TestNode::start(&format!("[store]\nbackend = \"redis\"\nredis_cluster = [{urls}]\n[log]\nlevel = \"warn\"")).await;
