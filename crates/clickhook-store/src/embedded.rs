@@ -491,13 +491,8 @@ impl Store for EmbeddedStore {
         let body = serde_json::to_string(attempt).map_err(json_err).map_err(map_sql_err)?;
         let retry_soon = matches!(next, NextStep::RetryAt(_));
         self.write(move |c| {
-            let (state, next_at) = match next {
-                NextStep::Delivered => ("delivered", 0),
-                NextStep::Stopped => ("stopped", 0),
-                NextStep::Dead => ("dead", 0),
-                NextStep::Dropped => ("dropped", 0),
-                NextStep::RetryAt(t) => ("pending", t),
-            };
+            let (state, next_at) = next.state();
+            let state = state.as_str();
             if next != NextStep::Dropped {
                 c.execute("INSERT INTO attempts (delivery_id, body) VALUES (?1, ?2)", params![delivery_id, body])?;
             }

@@ -81,6 +81,19 @@ pub enum NextStep {
     Dropped,
 }
 
+impl NextStep {
+    /// The state a delivery is left in, and when it is next due (0 when never).
+    pub fn state(self) -> (DeliveryState, i64) {
+        match self {
+            Self::Delivered => (DeliveryState::Delivered, 0),
+            Self::Stopped => (DeliveryState::Stopped, 0),
+            Self::Dead => (DeliveryState::Dead, 0),
+            Self::Dropped => (DeliveryState::Dropped, 0),
+            Self::RetryAt(t) => (DeliveryState::Pending, t),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryState {

@@ -616,13 +616,8 @@ impl Store for RedisStore {
     async fn finish_attempt(&self, delivery_id: i64, attempt: &AttemptRecord, next: NextStep) -> Result<()> {
         let Some(k) = shard_of_delivery(delivery_id) else { return Ok(()) };
         let body = serde_json::to_string(attempt).map_err(unavailable)?;
-        let (state, next_at) = match next {
-            NextStep::Delivered => ("delivered", 0),
-            NextStep::Stopped => ("stopped", 0),
-            NextStep::Dead => ("dead", 0),
-            NextStep::Dropped => ("dropped", 0),
-            NextStep::RetryAt(t) => ("pending", t),
-        };
+        let (state, next_at) = next.state();
+        let state = state.as_str();
         let keys = &self.keys;
         let _found: i64 = self
             .run(script!(
