@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clickhook_core::{ClickEvent, Hit, MessageRecord, RetentionDays, timefmt, unique};
 use clickhook_enrich::Enricher;
-use clickhook_store::{ClickOutcome, ClickRow, HitDecision, Settled, Store};
+use clickhook_store::{ClickOutcome, ClickRow, HitDecision, Settled, StatKeys, Store, search};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +29,24 @@ pub struct ClickProcessor {
     pub store: Arc<dyn Store>,
     pub enricher: Arc<Enricher>,
     pub retention: RetentionDays,
+    /// The zone of the daily click counters' days (`stats.timezone`).
+    pub timezone: jiff::tz::TimeZone,
+}
+
+/// The calendar day (`YYYY-MM-DD`) of `unix_ms` in `tz`.
+pub fn day_of(unix_ms: i64, tz: &jiff::tz::TimeZone) -> String {
+    let ts = jiff::Timestamp::from_millisecond(unix_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    tz.to_datetime(ts).date().to_string()
+}
+
+/// What a click adds to the daily counters: its day, normalised stream and tag, metrics.
+pub fn stat_keys(event: &ClickEvent, received_at_ms: i64, tz: &jiff::tz::TimeZone) -> StatKeys {
+    StatKeys {
+        day: day_of(received_at_ms, tz),
+        stream: search::normalize(&event.message_stream),
+        tag: search::normalize(&event.tag),
+        metrics: search::stat_metrics(event),
+    }
 }
 
 /// Builds the Click event for a hit of a message. Pure apart from the enrichment lookups.
@@ -75,6 +93,7 @@ impl ClickProcessor {
             .map(|w| w.id)
             .collect();
         let event_id = uuid::Uuid::new_v4();
+        let stats = stat_keys(&event, hit.received_at_ms, &self.timezone);
         let outcome = ClickOutcome {
             mark_key: unique::mark_key(&message.message_id, &message.recipient, &hit.original_link),
             expires_at_ms: self.retention.expires_at_ms(sent_ms),
@@ -89,6 +108,7 @@ impl ClickProcessor {
                 unique: false,
                 event,
             },
+            stats,
         };
         let settled = self.store.settle_hit(hit.id, HitDecision::Click(Box::new(outcome))).await?;
         let outcome = match settled {
@@ -137,5 +157,19 @@ impl ClickProcessor {
             }
             while tasks.join_next().await.is_some() {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_follow_the_configured_zone() {
+        // 2025-12-01T23:30:00Z
+        let ms = 1_764_631_800_000;
+        assert_eq!(day_of(ms, &jiff::tz::TimeZone::UTC), "2025-12-01");
+        assert_eq!(day_of(ms, &jiff::tz::TimeZone::get("Europe/Berlin").unwrap()), "2025-12-02");
+        assert_eq!(day_of(ms, &jiff::tz::TimeZone::get("America/New_York").unwrap()), "2025-12-01");
     }
 }

@@ -31,6 +31,7 @@ pub struct Config {
     pub proxy: Proxy,
     pub webhooks: Webhooks,
     pub bots: Bots,
+    pub stats: Stats,
     pub privacy: Privacy,
     pub log: Log,
     #[serde(default)]
@@ -129,6 +130,12 @@ pub struct Bots {
     pub settle_seconds: u32,
     pub scanner_clicks: ScannerClicks,
     pub label: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stats {
+    pub timezone: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -233,6 +240,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     pub breaker_cooldown: Duration,
     pub append_timeout: Duration,
+    /// The zone of the Stats API's days.
+    pub stats_timezone: jiff::tz::TimeZone,
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
@@ -307,6 +316,12 @@ impl Config {
         if breaker_cooldown < Duration::from_millis(10) || breaker_cooldown > Duration::from_secs(86_400) {
             return Err(ConfigError(format!("webhooks.breaker_cooldown = {:?}: must be 10ms..=1d", self.webhooks.breaker_cooldown)));
         }
+        let stats_timezone = jiff::tz::TimeZone::get(self.stats.timezone.trim()).map_err(|_| {
+            ConfigError(format!(
+                "stats.timezone = {:?}: not a time zone; use an IANA name such as \"Europe/Berlin\", or \"UTC\"",
+                self.stats.timezone
+            ))
+        })?;
         if self.bots.settle_seconds > 60 {
             return Err(ConfigError(format!("bots.settle_seconds = {}: must be 0..=60", self.bots.settle_seconds)));
         }
@@ -359,6 +374,7 @@ impl Config {
             connect_timeout,
             breaker_cooldown,
             append_timeout,
+            stats_timezone,
         })
     }
 

@@ -41,6 +41,10 @@ fn hit(message_id: &str, link: &str) -> Hit {
     }
 }
 
+fn message_clicks(server: &str, message_id: &str) -> ClickSearch {
+    ClickSearch { message_id: Some(message_id.into()), ..ClickSearch::new(server) }
+}
+
 fn webhook(server: &str, stream: &str, click: bool) -> Webhook {
     Webhook {
         id: 0,
@@ -71,6 +75,7 @@ fn click(h: &Hit, mark: &str, webhooks: Vec<i64>) -> HitDecision {
             unique: false,
             event,
         },
+        stats: StatKeys { day: "2026-12-01".into(), stream: "outbound".into(), tag: "welcome".into(), metrics: vec!["clicks".into()] },
     }))
 }
 
@@ -142,8 +147,8 @@ pub async fn first_click_is_unique_and_enqueues_one_delivery_per_webhook(s: Arc<
     let mut ids: Vec<i64> = jobs.iter().map(|j| j.webhook_id).collect();
     ids.sort();
     assert_eq!(ids, vec![w1.id, w2.id]);
-    let clicks = s.clicks_of_message("m", 10).await.unwrap();
-    assert_eq!(clicks.len(), 2);
+    let (total, clicks) = s.search_clicks(&message_clicks("s1", "m")).await.unwrap();
+    assert_eq!((total, clicks.len()), (2, 2));
     assert_eq!(clicks.iter().filter(|c| c.unique).count(), 1);
     assert_eq!(s.stats().await.unwrap().pending_hits, 0);
 }
@@ -153,7 +158,7 @@ pub async fn discarded_hits_leave_nothing(s: Arc<dyn Store>) {
     s.append_hit(&h).await.unwrap();
     assert_eq!(s.settle_hit(h.id, HitDecision::Discard).await.unwrap(), Settled::Discarded);
     assert!(s.claim_hits(10, Duration::from_secs(60)).await.unwrap().is_empty());
-    assert!(s.clicks_of_message("m", 10).await.unwrap().is_empty());
+    assert_eq!(s.search_clicks(&message_clicks("s1", "m")).await.unwrap(), (0, vec![]));
 }
 
 pub async fn webhooks_crud_is_scoped_to_a_server(s: Arc<dyn Store>) {
@@ -280,6 +285,212 @@ pub async fn concurrent_settles_make_one_unique_click(s: Arc<dyn Store>) {
     assert_eq!(s.claim_deliveries(now_ms(), 100, Duration::from_secs(60)).await.unwrap().len(), 1);
 }
 
+/// The seeded clicks of the search cases: 48 clicks over 4 messages (3 of server s1, one
+/// of s2), with fields that vary independently, one per second, settled in time order.
+struct Seeded {
+    /// (server, event, unique) in settle order (oldest first).
+    clicks: Vec<(String, ClickEvent, bool)>,
+}
+
+async fn seed_clicks(s: &Arc<dyn Store>) -> Seeded {
+    let base = now_ms() - 3_600_000;
+    let mut clicks = Vec::new();
+    for i in 0..48usize {
+        let message_id = format!("msg-{}", i % 4);
+        let server = if i % 4 == 3 { "s2" } else { "s1" };
+        let mut h = hit(&message_id, &format!("https://e.com/{}", i % 5));
+        h.received_at_ms = base + i as i64 * 1000;
+        let mut e = ClickEvent::example();
+        e.message_id = message_id.clone();
+        e.recipient = ["ann@example.com", "Bob@Example.com", "cy@example.org"][i % 3].into();
+        e.tag = ["welcome", "", "Digest"][(i / 3) % 3].into();
+        e.client.family = ["Chrome", "Firefox", "Safari", "Chrome"][i % 4].into();
+        e.client.name = format!("{} {}", e.client.family, 100 + i % 2);
+        e.client.company = ["Google", "Mozilla", "Apple", "Google"][i % 4].into();
+        e.os.family = ["Windows", "OS X", "iOS"][(i / 2) % 3].into();
+        e.os.name = format!("{} {}", e.os.family, i % 2);
+        e.os.company = ["Microsoft", "Apple", "Apple"][(i / 2) % 3].into();
+        e.platform = [clickhook_core::event::Platform::Desktop, clickhook_core::event::Platform::Mobile, clickhook_core::event::Platform::WebMail][(i / 4) % 3];
+        e.message_stream = ["outbound", "broadcast"][(i / 6) % 2].into();
+        e.click_location = if i % 7 == 0 { clickhook_core::ClickLocation::Text } else { clickhook_core::ClickLocation::Html };
+        e.original_link = h.original_link.clone();
+        match i % 5 {
+            0 => e.geo = Default::default(),
+            1 => {
+                e.geo.country = Some("Germany".into());
+                e.geo.region = Some("Bayern".into());
+                e.geo.city = Some("München".into());
+            }
+            _ => {}
+        }
+        s.append_hit(&h).await.unwrap();
+        assert_eq!(s.claim_hits(10, Duration::from_secs(60)).await.unwrap().len(), 1);
+        let mark = format!("{message_id}|{}|{}", e.recipient, h.original_link);
+        let stats = StatKeys {
+            day: ["2026-12-01", "2026-12-02"][usize::from(i >= 24)].into(),
+            stream: search::normalize(&e.message_stream),
+            tag: search::normalize(&e.tag),
+            metrics: search::stat_metrics(&e),
+        };
+        let outcome = ClickOutcome {
+            mark_key: mark,
+            expires_at_ms: now_ms() + 86_400_000,
+            event_id: uuid::Uuid::new_v4(),
+            payload: serde_json::to_string(&e).unwrap(),
+            webhook_ids: vec![],
+            click: ClickRow {
+                event_id: uuid::Uuid::nil(),
+                server: server.into(),
+                message_id: message_id.clone(),
+                received_at_ms: h.received_at_ms,
+                unique: false,
+                event: e.clone(),
+            },
+            stats,
+        };
+        let settled = s.settle_hit(h.id, HitDecision::Click(Box::new(outcome))).await.unwrap();
+        clicks.push((server.to_owned(), e, matches!(settled, Settled::Unique { .. })));
+    }
+    Seeded { clicks }
+}
+
+impl Seeded {
+    /// The reference answer: the matching events, newest first.
+    fn expect(&self, q: &ClickSearch) -> Vec<ClickEvent> {
+        self.clicks.iter().rev().filter(|(srv, e, _)| q.matches(srv, e)).map(|(_, e, _)| e.clone()).collect()
+    }
+}
+
+pub async fn clicks_are_found_by_every_filter(s: Arc<dyn Store>) {
+    let seeded = seed_clicks(&s).await;
+    let all = ClickSearch { count: 500, ..ClickSearch::new("s1") };
+    let (total, rows) = s.search_clicks(&all).await.unwrap();
+    // Known answers, independent of the reference matcher.
+    assert_eq!(total, 36, "s1 has 3 of every 4 clicks");
+    assert_eq!(rows.len(), 36);
+    assert!(rows.windows(2).all(|w| w[0].received_at_ms > w[1].received_at_ms), "newest first");
+    assert_eq!(rows.iter().filter(|r| r.unique).count(), seeded.clicks.iter().filter(|c| c.0 == "s1" && c.2).count());
+    let count = |q: ClickSearch| {
+        let s = s.clone();
+        async move { s.search_clicks(&ClickSearch { count: 500, ..q }).await.unwrap().0 }
+    };
+    assert_eq!(count(ClickSearch::new("s1").filter(ClickField::Recipient, "bob@example.com")).await, 12);
+    assert_eq!(count(ClickSearch::new("s1").filter(ClickField::City, "MÜNCHEN")).await, 8);
+    assert_eq!(count(ClickSearch::new("s1").filter(ClickField::Tag, "digest")).await, 11);
+    assert_eq!(count(ClickSearch::new("s2")).await, 12);
+    assert_eq!(count(ClickSearch::new("nobody")).await, 0);
+    // Every field, with every value it takes, alone and with a second filter.
+    for f in ClickField::ALL {
+        let mut values: Vec<String> =
+            seeded.clicks.iter().filter_map(|(_, e, _)| f.raw_value(e).map(search::normalize)).filter(|v| !v.is_empty()).collect();
+        values.sort();
+        values.dedup();
+        assert!(!values.is_empty(), "{f:?} has values in the seed");
+        for v in values.iter().chain([&"no-such-value".to_owned()]) {
+            for q in [
+                ClickSearch::new("s1").filter(f, v),
+                ClickSearch::new("s1").filter(f, &v.to_uppercase()).filter(ClickField::Platform, "desktop"),
+                ClickSearch { message_id: Some("msg-1".into()), ..ClickSearch::new("s1").filter(f, v) },
+            ] {
+                let q = ClickSearch { count: 500, ..q };
+                let (total, rows) = s.search_clicks(&q).await.unwrap();
+                let want = seeded.expect(&q);
+                assert_eq!(total as usize, want.len(), "total of {q:?}");
+                assert_eq!(rows.into_iter().map(|r| r.event).collect::<Vec<_>>(), want, "clicks of {q:?}");
+            }
+        }
+    }
+}
+
+pub async fn click_pages_tile_the_result(s: Arc<dyn Store>) {
+    let seeded = seed_clicks(&s).await;
+    let q = ClickSearch::new("s1").filter(ClickField::MessageStream, "outbound");
+    let want = seeded.expect(&q);
+    assert_eq!(want.len(), 20);
+    for count in [1, 5, 7, 20, 500] {
+        let mut got = Vec::new();
+        let mut offset = 0;
+        while offset < want.len() + count {
+            let (total, rows) = s.search_clicks(&ClickSearch { count, offset, ..q.clone() }).await.unwrap();
+            assert_eq!(total, 20);
+            assert!(rows.len() <= count);
+            got.extend(rows.into_iter().map(|r| r.event));
+            offset += count;
+        }
+        assert_eq!(got, want, "pages of {count}");
+    }
+    // one message, another server's message is not found through s1
+    let (n, rows) = s.search_clicks(&ClickSearch { count: 3, offset: 2, ..message_clicks("s1", "msg-0") }).await.unwrap();
+    assert_eq!(n, 12);
+    assert_eq!(rows.into_iter().map(|r| r.event).collect::<Vec<_>>(), seeded.expect(&message_clicks("s1", "msg-0"))[2..5].to_vec());
+    assert_eq!(s.search_clicks(&message_clicks("s1", "msg-3")).await.unwrap().0, 0);
+    assert_eq!(s.search_clicks(&message_clicks("s2", "msg-3")).await.unwrap().0, 12);
+}
+
+pub async fn click_counters_sum_by_day_tag_and_stream(s: Arc<dyn Store>) {
+    let seeded = seed_clicks(&s).await;
+    let q = |from: Option<&str>, to: Option<&str>, tag: Option<&str>, stream: Option<&str>| StatsQuery {
+        server: "s1".into(),
+        from_day: from.map(Into::into),
+        to_day: to.map(Into::into),
+        tag: tag.map(Into::into),
+        stream: stream.map(Into::into),
+    };
+    let rows = s.click_stats(&q(None, None, None, None)).await.unwrap();
+    let get = |rows: &[StatRow], day: &str, metric: &str| rows.iter().find(|r| r.day == day && r.metric == metric).map_or(0, |r| r.count);
+    // reference: s1 clicks (i % 4 != 3): 18 per day
+    assert_eq!(get(&rows, "2026-12-01", "clicks"), 18);
+    assert_eq!(get(&rows, "2026-12-02", "clicks"), 18);
+    let unique = |day_second_half: bool| {
+        seeded.clicks.iter().enumerate().filter(|(i, c)| c.0 == "s1" && c.2 && (*i >= 24) == day_second_half).count() as u64
+    };
+    assert_eq!(get(&rows, "2026-12-01", "unique"), unique(false));
+    assert_eq!(get(&rows, "2026-12-02", "unique"), unique(true));
+    let html = seeded.clicks.iter().enumerate().filter(|(i, c)| c.0 == "s1" && *i < 24 && i % 7 != 0).count() as u64;
+    assert_eq!(get(&rows, "2026-12-01", "location:HTML"), html);
+    assert_eq!(get(&rows, "2026-12-01", "location:HTML") + get(&rows, "2026-12-01", "location:Text"), 18);
+    assert_eq!(get(&rows, "2026-12-01", "browser:Chrome") + get(&rows, "2026-12-01", "browser:Firefox") + get(&rows, "2026-12-01", "browser:Safari"), 18);
+    // day range
+    let one = s.click_stats(&q(Some("2026-12-02"), Some("2026-12-02"), None, None)).await.unwrap();
+    assert!(one.iter().all(|r| r.day == "2026-12-02") && get(&one, "2026-12-02", "clicks") == 18);
+    assert!(s.click_stats(&q(Some("2026-12-03"), None, None, None)).await.unwrap().is_empty());
+    // tag and stream
+    let tagged = |tag: &str, stream: Option<&str>| {
+        seeded
+            .clicks
+            .iter()
+            .filter(|c| c.0 == "s1" && search::normalize(&c.1.tag) == tag && stream.is_none_or(|s| c.1.message_stream == s))
+            .count() as u64
+    };
+    let digest = s.click_stats(&q(None, None, Some("digest"), None)).await.unwrap();
+    assert_eq!(digest.iter().filter(|r| r.metric == "clicks").map(|r| r.count).sum::<u64>(), tagged("digest", None));
+    let untagged = s.click_stats(&q(None, None, Some(""), Some("broadcast"))).await.unwrap();
+    assert_eq!(untagged.iter().filter(|r| r.metric == "clicks").map(|r| r.count).sum::<u64>(), tagged("", Some("broadcast")));
+    // another server's counters are its own
+    let other = s.click_stats(&StatsQuery { server: "s2".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(other.iter().filter(|r| r.metric == "clicks").map(|r| r.count).sum::<u64>(), 12);
+}
+
+pub async fn expired_clicks_are_purged_and_counters_kept(s: Arc<dyn Store>) {
+    let h = hit("m", "https://e.com/");
+    s.append_hit(&h).await.unwrap();
+    s.claim_hits(10, Duration::from_secs(60)).await.unwrap();
+    let HitDecision::Click(mut o) = click(&h, "mark-x", vec![]) else { unreachable!() };
+    o.expires_at_ms = now_ms() + 1000;
+    o.click.event.geo.city = Some("Gone".into());
+    s.settle_hit(h.id, HitDecision::Click(o)).await.unwrap();
+    let by_city = ClickSearch::new("s1").filter(ClickField::City, "gone");
+    assert_eq!(s.search_clicks(&by_city).await.unwrap().0, 1);
+    s.purge_expired(now_ms()).await.unwrap();
+    assert_eq!(s.search_clicks(&by_city).await.unwrap().0, 1, "not expired yet");
+    s.purge_expired(now_ms() + 2000).await.unwrap();
+    assert_eq!(s.search_clicks(&by_city).await.unwrap(), (0, vec![]));
+    assert_eq!(s.search_clicks(&message_clicks("s1", "m")).await.unwrap().0, 0);
+    assert_eq!(s.search_clicks(&ClickSearch::new("s1")).await.unwrap().0, 0);
+    let kept = s.click_stats(&StatsQuery { server: "s1".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(kept.iter().find(|r| r.metric == "clicks").map(|r| r.count), Some(1), "counters outlive clicks");
+}
+
 /// Generates one `#[tokio::test]` per conformance case for a backend.
 /// `$make` is an async expression giving a fresh, empty `Arc<dyn Store>`.
 #[macro_export]
@@ -299,6 +510,10 @@ macro_rules! conformance_suite {
             concurrent_settles_make_one_unique_click,
             deferred_deliveries_keep_their_attempt_count,
             dead_deliveries_of_a_window_are_recovered,
+            clicks_are_found_by_every_filter,
+            click_pages_tile_the_result,
+            click_counters_sum_by_day_tag_and_stream,
+            expired_clicks_are_purged_and_counters_kept,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

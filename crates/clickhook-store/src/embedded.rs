@@ -22,10 +22,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{Notify, oneshot};
 
 use crate::model::*;
+use crate::search::{self, ClickField, ClickSearch, StatKeys, StatRow, StatsQuery};
 use crate::{Result, Store, StoreError};
 
 /// Most writes committed in one transaction.
 pub const MAX_BATCH: usize = 512;
+/// Expired clicks deleted per write by `purge_expired`.
+const PURGE_BATCH: usize = 2000;
 const READ_POOL: usize = 4;
 const DB_FILE: &str = "clickhook.sqlite3";
 
@@ -78,6 +81,21 @@ CREATE TABLE IF NOT EXISTS clicks (
 CREATE INDEX IF NOT EXISTS clicks_message ON clicks(message_id, received_at_ms);
 CREATE INDEX IF NOT EXISTS clicks_server_time ON clicks(server, received_at_ms);
 CREATE INDEX IF NOT EXISTS clicks_expiry ON clicks(expires_at_ms);
+CREATE TABLE IF NOT EXISTS click_stats (
+    server TEXT NOT NULL,
+    day TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (server, day, stream, tag, metric)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS click_stat_tags (
+    server TEXT NOT NULL,
+    day TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (server, day, tag)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS webhooks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     server TEXT NOT NULL,
@@ -123,6 +141,7 @@ impl EmbeddedStore {
         let path = dir.join(DB_FILE);
         let conn = open_conn(&path).map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        migrate_click_facets(&conn).map_err(unavailable)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<WriteJob>(8192);
         std::thread::Builder::new()
             .name("store-writer".into())
@@ -250,6 +269,93 @@ fn json_err(e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
+/// Gives `clicks` one column per [`ClickField`] with the normalised value (NULL when the
+/// click has none) and one partial index per column, `(server, column, received_at_ms)`:
+/// a filter on one field is an index range, newest first, and its count is counted in the
+/// index alone. Databases made before these columns existed are filled in from the stored
+/// events, once.
+fn migrate_click_facets(c: &Connection) -> rusqlite::Result<()> {
+    let cols: Vec<String> =
+        c.prepare("SELECT name FROM pragma_table_info('clicks')")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let missing: Vec<ClickField> = ClickField::ALL.into_iter().filter(|f| !cols.iter().any(|c| c == f.column())).collect();
+    if !missing.is_empty() {
+        let tx = c.unchecked_transaction()?;
+        for f in &missing {
+            tx.execute_batch(&format!("ALTER TABLE clicks ADD COLUMN {} TEXT", f.column()))?;
+        }
+        let rows: Vec<(i64, String)> =
+            tx.prepare("SELECT id, event FROM clicks")?.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        let set = ClickField::ALL.iter().map(|f| format!("{} = ?", f.column())).collect::<Vec<_>>().join(", ");
+        let mut up = tx.prepare(&format!("UPDATE clicks SET {set} WHERE id = ?"))?;
+        for (id, event) in rows {
+            let event: clickhook_core::ClickEvent = from_json(&event)?;
+            let mut values = facet_values(&event);
+            values.push(rusqlite::types::Value::Integer(id));
+            up.execute(rusqlite::params_from_iter(values))?;
+        }
+        drop(up);
+        tx.commit()?;
+    }
+    for f in ClickField::ALL {
+        let col = f.column();
+        c.execute_batch(&format!("CREATE INDEX IF NOT EXISTS clicks_by_{col} ON clicks(server, {col}, received_at_ms) WHERE {col} IS NOT NULL"))?;
+    }
+    Ok(())
+}
+
+/// The facet columns' values in [`ClickField::ALL`] order.
+fn facet_values(e: &clickhook_core::ClickEvent) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    search::facets(e).into_iter().map(|v| if v.is_empty() { Value::Null } else { Value::Text(v) }).collect()
+}
+
+/// The tag a click's counters go under: its own, unless the server already has
+/// [`search::MAX_STAT_TAGS_PER_DAY`] other tags that day.
+fn stat_tag(c: &Connection, server: &str, day: &str, tag: &str) -> rusqlite::Result<String> {
+    if tag.is_empty() {
+        return Ok(String::new());
+    }
+    let new = c.execute("INSERT OR IGNORE INTO click_stat_tags (server, day, tag) VALUES (?1, ?2, ?3)", params![server, day, tag])? == 1;
+    if !new {
+        return Ok(tag.to_owned());
+    }
+    let n: i64 = c.query_row("SELECT count(*) FROM click_stat_tags WHERE server = ?1 AND day = ?2", params![server, day], |r| r.get(0))?;
+    if n as usize > search::MAX_STAT_TAGS_PER_DAY {
+        c.execute("DELETE FROM click_stat_tags WHERE server = ?1 AND day = ?2 AND tag = ?3", params![server, day, tag])?;
+        return Ok(search::OVERFLOW_TAG.to_owned());
+    }
+    Ok(tag.to_owned())
+}
+
+fn count_stats(c: &Connection, server: &str, stats: &StatKeys, unique: bool) -> rusqlite::Result<()> {
+    let tag = stat_tag(c, server, &stats.day, &stats.tag)?;
+    let mut up = c.prepare_cached(
+        "INSERT INTO click_stats (server, day, stream, tag, metric, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+         ON CONFLICT (server, day, stream, tag, metric) DO UPDATE SET n = n + 1",
+    )?;
+    let unique_metric = unique.then_some(search::metric::UNIQUE);
+    for m in stats.metrics.iter().map(String::as_str).chain(unique_metric) {
+        up.execute(params![server, stats.day, stats.stream, tag, m])?;
+    }
+    Ok(())
+}
+
+/// The WHERE clause of a click search and its bound values.
+fn search_where(q: &ClickSearch) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut sql = String::from("server = ?");
+    let mut values = vec![Value::Text(q.server.clone())];
+    if let Some(m) = &q.message_id {
+        sql.push_str(" AND message_id = ?");
+        values.push(Value::Text(m.clone()));
+    }
+    for (f, v) in &q.filters {
+        sql.push_str(&format!(" AND {} = ?", f.column()));
+        values.push(Value::Text(v.clone()));
+    }
+    (sql, values)
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
     serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
@@ -374,19 +480,27 @@ impl Store for EmbeddedStore {
                      WHERE marks.expires_at_ms <= ?3",
                     params![o.mark_key, o.expires_at_ms, o.click.received_at_ms],
                 )? == 1;
-                c.execute(
-                    "INSERT INTO clicks (event_id, server, message_id, received_at_ms, is_unique, expires_at_ms, event)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        o.event_id.to_string(),
-                        o.click.server,
-                        o.click.message_id,
-                        o.click.received_at_ms,
-                        fresh,
-                        o.expires_at_ms,
-                        click_json.unwrap_or_default()
-                    ],
-                )?;
+                {
+                    use rusqlite::types::Value;
+                    let cols = ClickField::ALL.iter().map(|f| f.column()).collect::<Vec<_>>().join(", ");
+                    let marks = vec!["?"; 7 + ClickField::ALL.len()].join(", ");
+                    let mut ins = c.prepare_cached(&format!(
+                        "INSERT INTO clicks (event_id, server, message_id, received_at_ms, is_unique, expires_at_ms, event, {cols})
+                         VALUES ({marks})"
+                    ))?;
+                    let mut values = vec![
+                        Value::Text(o.event_id.to_string()),
+                        Value::Text(o.click.server.clone()),
+                        Value::Text(o.click.message_id.clone()),
+                        Value::Integer(o.click.received_at_ms),
+                        Value::Integer(i64::from(fresh)),
+                        Value::Integer(o.expires_at_ms),
+                        Value::Text(click_json.unwrap_or_default()),
+                    ];
+                    values.extend(facet_values(&o.click.event));
+                    ins.execute(rusqlite::params_from_iter(values))?;
+                }
+                count_stats(c, &o.click.server, &o.stats, fresh)?;
                 if !fresh {
                     return Ok(Settled::Repeat);
                 }
@@ -593,15 +707,20 @@ impl Store for EmbeddedStore {
         Ok(n as u64)
     }
 
-    async fn clicks_of_message(&self, message_id: &str, limit: usize) -> Result<Vec<ClickRow>> {
-        let id = message_id.to_owned();
-        let now = now_ms();
+    async fn search_clicks(&self, q: &ClickSearch) -> Result<(u64, Vec<ClickRow>)> {
+        let (cond, values) = search_where(q);
+        let (count, offset) = (q.count as i64, q.offset as i64);
         self.read(move |c| {
-            let mut st = c.prepare_cached(
+            let total: i64 =
+                c.prepare_cached(&format!("SELECT count(*) FROM clicks WHERE {cond}"))?.query_row(rusqlite::params_from_iter(&values), |r| r.get(0))?;
+            let mut page = values.clone();
+            page.push(rusqlite::types::Value::Integer(count));
+            page.push(rusqlite::types::Value::Integer(offset));
+            let mut st = c.prepare_cached(&format!(
                 "SELECT event_id, server, message_id, received_at_ms, is_unique, event FROM clicks
-                 WHERE message_id = ?1 AND expires_at_ms > ?2 ORDER BY received_at_ms DESC, id DESC LIMIT ?3",
-            )?;
-            let rows = st.query_map(params![id, now, limit as i64], |r| {
+                 WHERE {cond} ORDER BY received_at_ms DESC, id DESC LIMIT ? OFFSET ?"
+            ))?;
+            let rows = st.query_map(rusqlite::params_from_iter(page), |r| {
                 let event_id: String = r.get(0)?;
                 let event: String = r.get(5)?;
                 Ok(ClickRow {
@@ -613,17 +732,63 @@ impl Store for EmbeddedStore {
                     event: from_json(&event)?,
                 })
             })?;
+            Ok((total as u64, rows.collect::<rusqlite::Result<Vec<_>>>()?))
+        })
+        .await
+    }
+
+    async fn click_stats(&self, q: &StatsQuery) -> Result<Vec<StatRow>> {
+        use rusqlite::types::Value;
+        let mut sql = String::from("SELECT day, metric, sum(n) FROM click_stats WHERE server = ? AND day >= ? AND day <= ?");
+        let mut values = vec![
+            Value::Text(q.server.clone()),
+            Value::Text(q.from_day.clone().unwrap_or_else(|| "0000-00-00".into())),
+            Value::Text(q.to_day.clone().unwrap_or_else(|| "9999-99-99".into())),
+        ];
+        if let Some(t) = &q.tag {
+            sql.push_str(" AND tag = ?");
+            values.push(Value::Text(t.clone()));
+        }
+        if let Some(s) = &q.stream {
+            sql.push_str(" AND stream = ?");
+            values.push(Value::Text(s.clone()));
+        }
+        sql.push_str(" GROUP BY day, metric ORDER BY day, metric");
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(values), |r| {
+                Ok(StatRow { day: r.get(0)?, metric: r.get(1)?, count: r.get::<_, i64>(2)? as u64 })
+            })?;
             rows.collect()
         })
         .await
     }
 
     async fn purge_expired(&self, now_ms: i64) -> Result<u64> {
-        self.write(move |c| {
+        // Clicks go in batches, each its own write, so that a purge of many never holds the
+        // writer (and with it every redirect's append) for long.
+        let mut clicks = 0u64;
+        loop {
+            let n = self
+                .write(move |c| {
+                    c.execute(
+                        "DELETE FROM clicks WHERE id IN (SELECT id FROM clicks WHERE expires_at_ms <= ?1 LIMIT ?2)",
+                        params![now_ms, PURGE_BATCH as i64],
+                    )
+                })
+                .await?;
+            clicks += n as u64;
+            if n < PURGE_BATCH {
+                break;
+            }
+        }
+        // Keeps the query planner's statistics current, so that a search with several
+        // filters starts from the most selective index.
+        self.write(|c| c.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize;")).await?;
+        let rest = self.write(move |c| {
             let mut n = 0;
             n += c.execute("DELETE FROM messages WHERE expires_at_ms <= ?1", [now_ms])?;
             n += c.execute("DELETE FROM marks WHERE expires_at_ms <= ?1", [now_ms])?;
-            n += c.execute("DELETE FROM clicks WHERE expires_at_ms <= ?1", [now_ms])?;
             n += c.execute(
                 "DELETE FROM attempts WHERE delivery_id IN
                    (SELECT id FROM deliveries WHERE expires_at_ms <= ?1 AND state != 'pending')",
@@ -632,7 +797,8 @@ impl Store for EmbeddedStore {
             n += c.execute("DELETE FROM deliveries WHERE expires_at_ms <= ?1 AND state != 'pending'", [now_ms])?;
             Ok(n as u64)
         })
-        .await
+        .await?;
+        Ok(clicks + rest)
     }
 
     async fn stats(&self) -> Result<StoreStats> {

@@ -16,8 +16,10 @@ pub mod conformance;
 pub mod embedded;
 pub mod redis;
 mod model;
+pub mod search;
 
 pub use model::*;
+pub use search::{ClickField, ClickSearch, StatKeys, StatRow, StatsQuery};
 
 use std::time::Duration;
 
@@ -102,8 +104,13 @@ pub trait Store: Send + Sync + 'static {
     async fn recover_deliveries(&self, webhook_id: i64, from_ms: i64, to_ms: i64, now_ms: i64) -> Result<u64>;
 
     // ---- clicks ---------------------------------------------------------------------
-    /// Clicks of a message, newest first.
-    async fn clicks_of_message(&self, message_id: &str, limit: usize) -> Result<Vec<ClickRow>>;
+    /// Clicks of a server (repeats included) that match every filter of the search, newest
+    /// first, `count` from `offset`; with how many match in all. Clicks are kept until
+    /// [`Store::purge_expired`] removes them after their message's retention.
+    async fn search_clicks(&self, search: &ClickSearch) -> Result<(u64, Vec<ClickRow>)>;
+    /// Daily click counters (kept forever), summed over the tags and streams that the query
+    /// lets through, by day and metric.
+    async fn click_stats(&self, query: &StatsQuery) -> Result<Vec<StatRow>>;
 
     // ---- maintenance ----------------------------------------------------------------
     /// Deletes message records, uniqueness marks, clicks and finished deliveries whose

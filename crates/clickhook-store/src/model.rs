@@ -24,6 +24,8 @@ pub struct ClickOutcome {
     pub payload: String,
     pub webhook_ids: Vec<i64>,
     pub click: ClickRow,
+    /// The daily counters the click adds to.
+    pub stats: crate::search::StatKeys,
 }
 
 /// A click as the Messages API lists it.

@@ -205,6 +205,7 @@ impl Node {
                 store: store.clone(),
                 enricher: Arc::new(Enricher::new(geo, UserAgents::builtin())),
                 retention: settings.retention,
+                timezone: settings.stats_timezone.clone(),
             });
             let c = cancel.clone();
             tasks.spawn(async move { processor.run(c).await });

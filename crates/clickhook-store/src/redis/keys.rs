@@ -12,7 +12,16 @@
 //! | `{P:sK}:hit-lease` | zset | stream entry id → lease end (server clock, ms) |
 //! | `{P:sK}:hit:<hit uuid>` | string | stream entry id; no TTL while pending, then the replay window |
 //! | `{P:sK}:mark:<mark key>` | string | uniqueness mark; PXAT expires_at_ms |
-//! | `{P:sK}:clicks:<message id>` | list | `<unique 0/1>\|<expires_at_ms>\|<ClickRow JSON>`, newest first |
+//! | `{P:sK}:cseq` | counter | click ids (per shard) |
+//! | `{P:sK}:cb` | hash | click id → `<unique 0/1>\|<ClickRow JSON>` |
+//! | `{P:sK}:cf` | hash | click id → server, message id and the 13 facet values, `\x1f`-separated (for the purge) |
+//! | `{P:sK}:cx` | zset | click id → expires_at_ms, for `purge_expired` |
+//! | `{P:sK}:cm:<message id>` | zset | click id → received_at_ms, a message's clicks |
+//! | `{P:sK}:ci:<n>:<server>` | zset | click id → received_at_ms, all clicks of a server (`n` = its byte length) |
+//! | `{P:sK}:ci:<n>:<server>:<field>:<value>` | zset | the same, of clicks with that normalised field value |
+//! | `{P:sK}:st:<n>:<server>:days` | zset | day `YYYY-MM-DD` → `YYYYMMDD`, days with counters |
+//! | `{P:sK}:st:<n>:<server>:<day>` | hash | `<stream>\x1f<tag>\x1f<metric>` → count, a day's click counters (kept) |
+//! | `{P:sK}:st:<n>:<server>:tags:<day>` | hash | tags counted apart that day (at most `MAX_STAT_TAGS_PER_DAY`) |
 //! | `{P:sK}:ev:<event id>` | hash | webhook id → delivery id (one delivery per event and webhook) |
 //! | `{P:sK}:dseq` | counter | delivery sequence; delivery id = seq × 16 + K |
 //! | `{P:sK}:d:<delivery id>` | hash | the delivery |
@@ -114,8 +123,40 @@ impl Keys {
         format!("{}hit:{hit_id}", self.shard(k))
     }
 
-    pub fn clicks(&self, k: u32, message_id: &str) -> String {
-        format!("{}clicks:{message_id}", self.shard(k))
+    pub fn click_bodies(&self, k: u32) -> String {
+        format!("{}cb", self.shard(k))
+    }
+
+    pub fn click_expiry(&self, k: u32) -> String {
+        format!("{}cx", self.shard(k))
+    }
+
+    pub fn message_clicks(&self, k: u32, message_id: &str) -> String {
+        format!("{}cm:{message_id}", self.shard(k))
+    }
+
+    /// All clicks of a server in shard `k`. The server's length goes first, so that no
+    /// server name can spell another's field key.
+    pub fn server_clicks(&self, k: u32, server: &str) -> String {
+        format!("{}ci:{}:{server}", self.shard(k), server.len())
+    }
+
+    /// Clicks of a server in shard `k` whose `field` has the normalised `value`.
+    pub fn field_clicks(&self, k: u32, server: &str, field: crate::ClickField, value: &str) -> String {
+        format!("{}:{}:{value}", self.server_clicks(k, server), field.name())
+    }
+
+    /// Start of a server's counter keys in shard `k`: `{P:sK}:st:<n>:<server>:`.
+    pub fn stat_start(&self, k: u32, server: &str) -> String {
+        format!("{}st:{}:{server}:", self.shard(k), server.len())
+    }
+
+    pub fn stat_days(&self, k: u32, server: &str) -> String {
+        format!("{}days", self.stat_start(k, server))
+    }
+
+    pub fn search_tmp(&self, k: u32) -> String {
+        format!("{}tmp:{}", self.shard(k), uuid::Uuid::new_v4())
     }
 
     pub fn delivery(&self, k: u32, id: i64) -> String {
@@ -166,5 +207,6 @@ mod tests {
         assert_eq!(shard_of_delivery(35), Some(3));
         assert_eq!(shard_of_delivery(0), None);
         assert!(Keys::new("a{b").is_none() && Keys::new("").is_none());
+        assert_eq!(k.field_clicks(2, "srv", crate::ClickField::City, "novi sad"), "{ch:s2}:ci:3:srv:city:novi sad");
     }
 }

@@ -50,7 +50,7 @@
 //!   server's clock, not by comparison with the click's receipt time.
 //! - `claim_hits` returns hits in arrival order within a shard; across shards the order is
 //!   only approximate. `list_deliveries` orders by creation time (ids are per shard).
-//! - `purge_expired` counts the records and deliveries it deletes; marks, click rows and
+//! - `purge_expired` counts the records, clicks and deliveries it deletes; marks and
 //!   settled-hit ids go by their own TTLs and are not counted.
 //! - redis-rs may send a request again after an I/O error or a redirect. Every script is
 //!   safe to run twice (dedupe markers, `XDEL`'s result, leases) except `finish_attempt`,
@@ -80,6 +80,7 @@ use self::conn::Conn;
 use self::keys::{GROUP, Keys};
 use self::scripts::{Call, Scripts};
 use crate::model::*;
+use crate::search::{ClickSearch, StatRow, StatsQuery};
 use crate::{Result, Store, StoreError};
 
 /// How long a message record stays in Redis after its expiry when `purge_expired` does not
@@ -374,7 +375,17 @@ impl RedisStore {
                     .arg(o.event_id.to_string())
                     .arg(row)
                     .arg(&o.payload)
-                    .arg(now_ms());
+                    .arg(now_ms())
+                    .arg(o.click.received_at_ms)
+                    .arg(&o.click.server)
+                    .arg(crate::search::facets(&o.click.event).join("\x1f"))
+                    .arg(&o.stats.day)
+                    .arg(crate::search::day_number(&o.stats.day).unwrap_or_default())
+                    .arg(&o.stats.stream)
+                    .arg(&o.stats.tag)
+                    .arg(o.stats.metrics.join("\x1f"))
+                    .arg(crate::search::MAX_STAT_TAGS_PER_DAY)
+                    .arg(crate::search::OVERFLOW_TAG);
                 for w in &o.webhook_ids {
                     inv.arg(*w);
                 }
@@ -720,25 +731,104 @@ impl Store for RedisStore {
         Ok(total)
     }
 
-    async fn clicks_of_message(&self, message_id: &str, limit: usize) -> Result<Vec<ClickRow>> {
-        let k = shard_of_message(message_id);
-        let now = now_ms();
-        let rows: Vec<String> = self.cmd(::redis::cmd("LRANGE").arg(self.keys.clicks(k, message_id)).arg(0).arg(-1)).await?;
-        let mut out = Vec::new();
-        for row in &rows {
-            let mut parts = row.splitn(3, '|');
-            let (Some(unique), Some(expires), Some(json)) = (parts.next(), parts.next(), parts.next()) else { continue };
-            if parse_i64(expires) <= now {
-                continue;
+    async fn search_clicks(&self, q: &ClickSearch) -> Result<(u64, Vec<ClickRow>)> {
+        let shards: Vec<u32> = match &q.message_id {
+            Some(m) => vec![shard_of_message(m)],
+            None => (0..SHARDS).collect(),
+        };
+        let window = q.offset + q.count;
+        let keys = &self.keys;
+        // Round 1: every shard intersects its indexes and returns its newest `window` ids.
+        let parts = join_all(shards.iter().map(|&k| async move {
+            let mut inv = self.scripts.search_clicks.call();
+            match &q.message_id {
+                Some(m) => {
+                    inv.key(keys.message_clicks(k, m));
+                    // A message's clicks are its server's: the intersection checks it.
+                    inv.key(keys.server_clicks(k, &q.server));
+                }
+                None => {
+                    inv.key(keys.server_clicks(k, &q.server));
+                }
             }
+            for (f, v) in &q.filters {
+                inv.key(keys.field_clicks(k, &q.server, *f, v));
+            }
+            inv.key(keys.search_tmp(k));
+            inv.arg(window);
+            let (total, flat): (u64, Vec<String>) = self.run(inv).await?;
+            Ok::<_, StoreError>((k, total, flat))
+        }))
+        .await;
+        let mut total = 0u64;
+        let mut found: Vec<(i64, u32, i64)> = Vec::new();
+        for part in parts {
+            let (k, n, flat) = part?;
+            total += n;
+            found.extend(flat.chunks_exact(2).map(|p| (p[1].parse::<f64>().unwrap_or_default() as i64, k, parse_i64(&p[0]))));
+        }
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        let page: Vec<(i64, u32, i64)> = found.into_iter().skip(q.offset).take(q.count).collect();
+        // Round 2: the page's bodies, one HMGET per shard that has some.
+        let mut by_shard: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
+        for (_, k, id) in &page {
+            by_shard.entry(*k).or_default().push(*id);
+        }
+        let bodies = join_all(by_shard.into_iter().map(|(k, ids)| async move {
+            let mut cmd = ::redis::cmd("HMGET");
+            cmd.arg(keys.click_bodies(k));
+            for id in &ids {
+                cmd.arg(*id);
+            }
+            let got: Vec<Option<String>> = self.cmd(&cmd).await?;
+            Ok::<_, StoreError>(ids.into_iter().zip(got).map(move |(id, b)| ((k, id), b)).collect::<Vec<_>>())
+        }))
+        .await;
+        let mut map: HashMap<(u32, i64), String> = HashMap::new();
+        for b in bodies {
+            for (key, body) in b? {
+                if let Some(body) = body {
+                    map.insert(key, body);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(page.len());
+        for (_, k, id) in page {
+            // A click purged between the two rounds is left out.
+            let Some(body) = map.remove(&(k, id)) else { continue };
+            let Some((unique, json)) = body.split_once('|') else { continue };
             let mut click: ClickRow = serde_json::from_str(json).map_err(unavailable)?;
             click.unique = unique == "1";
             out.push(click);
         }
-        // The list is newest-settled first; order by receipt, keeping that order for ties.
-        out.sort_by_key(|c| std::cmp::Reverse(c.received_at_ms));
-        out.truncate(limit);
-        Ok(out)
+        Ok((total, out))
+    }
+
+    async fn click_stats(&self, q: &StatsQuery) -> Result<Vec<StatRow>> {
+        let from = q.from_day.as_deref().and_then(crate::search::day_number).map_or("-inf".to_owned(), |d| d.to_string());
+        let to = q.to_day.as_deref().and_then(crate::search::day_number).map_or("+inf".to_owned(), |d| d.to_string());
+        let keys = &self.keys;
+        let parts = join_all((0..SHARDS).map(|k| {
+            let (from, to) = (from.clone(), to.clone());
+            let start = keys.stat_start(k, &q.server);
+            async move {
+                let flat: Vec<String> = self.run(script!(self.read_stats, [keys.stat_days(k, &q.server)], [start, from, to])).await?;
+                Ok::<_, StoreError>(flat)
+            }
+        }))
+        .await;
+        let mut rows = Vec::new();
+        for part in parts {
+            for t in part?.chunks_exact(3) {
+                let mut f = t[1].splitn(3, '\x1f');
+                let (Some(stream), Some(tag), Some(metric)) = (f.next(), f.next(), f.next()) else { continue };
+                if q.stream.as_deref().is_some_and(|s| s != stream) || q.tag.as_deref().is_some_and(|x| x != tag) {
+                    continue;
+                }
+                rows.push(StatRow { day: t[0].clone(), metric: metric.to_owned(), count: t[2].parse().unwrap_or_default() });
+            }
+        }
+        Ok(crate::search::sum_stat_rows(rows))
     }
 
     async fn purge_expired(&self, now_ms: i64) -> Result<u64> {
@@ -748,6 +838,13 @@ impl Store for RedisStore {
             loop {
                 let (n, more): (i64, i64) =
                     self.run(script!(self.purge, [keys.msg_exp(k), keys.dexp(k), keys.dead(k)], [keys.shard(k), now_ms, BATCH])).await?;
+                total += u64::try_from(n).unwrap_or_default();
+                if more == 0 {
+                    break;
+                }
+            }
+            loop {
+                let (n, more): (i64, i64) = self.run(script!(self.purge_clicks, [keys.click_expiry(k)], [keys.shard(k), now_ms, BATCH])).await?;
                 total += u64::try_from(n).unwrap_or_default();
                 if more == 0 {
                     break;

@@ -146,10 +146,26 @@ end
 return out
 "#;
 
+/// Lua helpers shared by the click scripts: `split` on `\x1f`, the facet field names in
+/// `ClickField::ALL` order (a test checks them), and the server's index key start.
+pub const CLICK_FNS: &str = r#"
+local function split(s)
+  local t = {}
+  for v in string.gmatch(s .. '\31', '(.-)\31') do t[#t + 1] = v end
+  return t
+end
+local FIELDS = {'recipient', 'tag', 'client_name', 'client_company', 'client_family', 'os_name',
+  'os_family', 'os_company', 'platform', 'country', 'region', 'city', 'messagestream'}
+local function server_base(p, server) return p .. 'ci:' .. #server .. ':' .. server end
+"#;
+
 /// `settle_hit` on the message's shard. KEYS: stream, lease zset, hit marker.
 /// ARGV: [1] key start of the shard, [2] shard number, [3] replay window ms, [4] 'discard' or
 /// 'click'; for a click: [5] mark key, [6] expires_at_ms, [7] message id, [8] event id,
-/// [9] click row JSON, [10] payload, [11] now ms, [12..] webhook ids.
+/// [9] click row JSON, [10] payload, [11] now ms, [12] received_at_ms, [13] server,
+/// [14] facet values (`\x1f`-joined), [15] stats day, [16] stats day number, [17] stats
+/// stream, [18] stats tag, [19] stats metrics (`\x1f`-joined), [20] most tags a day,
+/// [21] overflow tag, [22..] webhook ids.
 /// Returns {outcome, deliveries}: outcome is nohit (no such hit in this shard), already,
 /// discarded, repeat or unique.
 const SETTLE_HIT: &str = r#"
@@ -164,14 +180,36 @@ if ARGV[4] == 'discard' then return {'discarded', 0} end
 local p, exp, now = ARGV[1], ARGV[6], ARGV[11]
 local fresh = redis.call('SET', p .. 'mark:' .. ARGV[5], '1', 'NX', 'PXAT', exp)
 local unique = fresh and '1' or '0'
-local clicks = p .. 'clicks:' .. ARGV[7]
-redis.call('LPUSH', clicks, unique .. '|' .. exp .. '|' .. ARGV[9])
-local cur = redis.call('PEXPIRETIME', clicks)
-if cur < 0 or cur < tonumber(exp) then redis.call('PEXPIREAT', clicks, exp) end
+local server, received = ARGV[13], ARGV[12]
+local cid = redis.call('INCR', p .. 'cseq')
+redis.call('HSET', p .. 'cb', cid, unique .. '|' .. ARGV[9])
+redis.call('HSET', p .. 'cf', cid, server .. '\31' .. ARGV[7] .. '\31' .. ARGV[14])
+redis.call('ZADD', p .. 'cx', exp, cid)
+redis.call('ZADD', p .. 'cm:' .. ARGV[7], received, cid)
+local base = server_base(p, server)
+redis.call('ZADD', base, received, cid)
+local facets = split(ARGV[14])
+for i = 1, #FIELDS do
+  if facets[i] and facets[i] ~= '' then redis.call('ZADD', base .. ':' .. FIELDS[i] .. ':' .. facets[i], received, cid) end
+end
+local sbase = p .. 'st:' .. #server .. ':' .. server
+local day, tag = ARGV[15], ARGV[18]
+redis.call('ZADD', sbase .. ':days', ARGV[16], day)
+if tag ~= '' then
+  local tags = sbase .. ':tags:' .. day
+  if redis.call('HSETNX', tags, tag, 1) == 1 and redis.call('HLEN', tags) > tonumber(ARGV[20]) then
+    redis.call('HDEL', tags, tag)
+    tag = ARGV[21]
+  end
+end
+local counters = sbase .. ':' .. day
+local cstart = ARGV[17] .. '\31' .. tag .. '\31'
+for _, m in ipairs(split(ARGV[19])) do redis.call('HINCRBY', counters, cstart .. m, 1) end
 if not fresh then return {'repeat', 0} end
+redis.call('HINCRBY', counters, cstart .. 'unique', 1)
 local ev = p .. 'ev:' .. ARGV[8]
 local made = 0
-for i = 12, #ARGV do
+for i = 22, #ARGV do
   local w = ARGV[i]
   if redis.call('HEXISTS', ev, w) == 0 then
     local id = string.format('%d', redis.call('INCR', p .. 'dseq') * 16 + tonumber(ARGV[2]))
@@ -351,6 +389,70 @@ if #ms == batch or #ds == batch then more = 1 end
 return {n, more}
 "#;
 
+/// Expired clicks of one shard, one batch. KEYS: cx. ARGV: key start, now, batch.
+/// Returns {deleted, more 0/1}.
+const PURGE_CLICKS: &str = r#"
+local p, now, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, batch)
+for _, id in ipairs(ids) do
+  local f = redis.call('HGET', p .. 'cf', id)
+  if f then
+    local v = split(f)
+    local base = server_base(p, v[1])
+    redis.call('ZREM', base, id)
+    redis.call('ZREM', p .. 'cm:' .. v[2], id)
+    for i = 1, #FIELDS do
+      if v[i + 2] and v[i + 2] ~= '' then redis.call('ZREM', base .. ':' .. FIELDS[i] .. ':' .. v[i + 2], id) end
+    end
+  end
+  redis.call('HDEL', p .. 'cf', id)
+  redis.call('HDEL', p .. 'cb', id)
+  redis.call('ZREM', KEYS[1], id)
+end
+local more = 0
+if #ids == batch then more = 1 end
+return {#ids, more}
+"#;
+
+/// One shard's part of a click search. KEYS: the index zsets to intersect, then a scratch
+/// key. ARGV: how many ids to return at most. Returns {total, {id, score, id, score, ...}}
+/// newest first.
+const SEARCH_CLICKS: &str = r#"
+local n = #KEYS - 1
+local src, total = KEYS[1], 0
+if n > 1 then
+  local args = {'ZINTERSTORE', KEYS[n + 1], n}
+  for i = 1, n do args[#args + 1] = KEYS[i] end
+  args[#args + 1] = 'AGGREGATE'
+  args[#args + 1] = 'MAX'
+  total = redis.call(unpack(args))
+  src = KEYS[n + 1]
+else
+  total = redis.call('ZCARD', src)
+end
+local limit = tonumber(ARGV[1])
+local ids = {}
+if limit > 0 and total > 0 then ids = redis.call('ZREVRANGE', src, 0, limit - 1, 'WITHSCORES') end
+if n > 1 then redis.call('DEL', KEYS[n + 1]) end
+return {total, ids}
+"#;
+
+/// A server's click counters of one shard. KEYS: the days zset. ARGV: counters key start
+/// (`...st:<n>:<server>:`), first and last day number. Returns {day, field, count, ...}.
+const READ_STATS: &str = r#"
+local days = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3])
+local out = {}
+for _, d in ipairs(days) do
+  local h = redis.call('HGETALL', ARGV[1] .. d)
+  for i = 1, #h, 2 do
+    out[#out + 1] = d
+    out[#out + 1] = h[i]
+    out[#out + 1] = h[i + 1]
+  end
+end
+return out
+"#;
+
 /// `stats` on one shard. KEYS: stream, pend, dead. Returns {hits, pending, dead, oldest or -1}.
 const STATS: &str = r#"
 local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
@@ -402,6 +504,9 @@ pub struct Scripts {
     pub recover: Lua,
     pub list_deliveries: Lua,
     pub purge: Lua,
+    pub purge_clicks: Lua,
+    pub search_clicks: Lua,
+    pub read_stats: Lua,
     pub stats: Lua,
     pub wh_create: Lua,
     pub wh_get: Lua,
@@ -415,7 +520,7 @@ impl Scripts {
             put_message: Lua::new(PUT_MESSAGE),
             append_hit: Lua::new(APPEND_HIT),
             claim_hits: Lua::new(CLAIM_HITS),
-            settle_hit: Lua::new(SETTLE_HIT),
+            settle_hit: Lua::new(&format!("{CLICK_FNS}{SETTLE_HIT}")),
             claim_deliveries: Lua::new(CLAIM_DELIVERIES),
             finish_attempt: Lua::new(FINISH_ATTEMPT),
             defer: Lua::new(DEFER),
@@ -423,10 +528,27 @@ impl Scripts {
             recover: Lua::new(&format!("{REVIVE_FN}{RECOVER}")),
             list_deliveries: Lua::new(LIST_DELIVERIES),
             purge: Lua::new(PURGE),
+            purge_clicks: Lua::new(&format!("{CLICK_FNS}{PURGE_CLICKS}")),
+            search_clicks: Lua::new(SEARCH_CLICKS),
+            read_stats: Lua::new(READ_STATS),
             stats: Lua::new(STATS),
             wh_create: Lua::new(WH_CREATE),
             wh_get: Lua::new(WH_GET),
             wh_change: Lua::new(WH_CHANGE),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lua_facet_fields_follow_click_field_order() {
+        let start = CLICK_FNS.find("local FIELDS = {").unwrap() + "local FIELDS = {".len();
+        let end = start + CLICK_FNS[start..].find('}').unwrap();
+        let lua: Vec<&str> = CLICK_FNS[start..end].split(',').map(|s| s.trim().trim_matches('\'')).collect();
+        let rust: Vec<&str> = crate::ClickField::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(lua, rust);
     }
 }
