@@ -9,6 +9,7 @@
 
 pub mod deliveries;
 pub mod error;
+pub mod openapi;
 pub mod tracking;
 pub mod webhooks;
 
@@ -193,6 +194,32 @@ async fn fallback(uri: Uri) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, code::NOT_FOUND, format!("No endpoint at {}.", uri.path()))
 }
 
+/// Every (method, path template) that [`router`] registers. `openapi.json` documents exactly
+/// these; the tests in `openapi.rs` check both against `router()` and against each other.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/webhooks"),
+    ("POST", "/webhooks"),
+    ("GET", "/webhooks/{id}"),
+    ("PUT", "/webhooks/{id}"),
+    ("DELETE", "/webhooks/{id}"),
+    ("POST", "/webhooks/{id}/test"),
+    ("GET", "/webhooks/{id}/deliveries"),
+    ("POST", "/webhooks/{id}/deliveries/recover"),
+    ("GET", "/webhooks/{id}/deliveries/{delivery}"),
+    ("POST", "/webhooks/{id}/deliveries/{delivery}/resend"),
+    ("POST", "/tracking/messages"),
+    ("GET", "/messages/outbound/clicks"),
+    ("GET", "/messages/outbound/clicks/{messageid}"),
+    ("GET", "/stats/outbound/clicks"),
+    ("GET", "/stats/outbound/clicks/browserfamilies"),
+    ("GET", "/stats/outbound/clicks/platforms"),
+    ("GET", "/stats/outbound/clicks/location"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
@@ -205,6 +232,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi::serve))
         .fallback(fallback)
         .with_state(state)
 }
