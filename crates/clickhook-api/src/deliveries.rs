@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use clickhook_core::timefmt;
+use clickhook_core::{Webhook, timefmt};
 use clickhook_store::{AttemptRecord, DeliveryInfo, DeliveryState};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,9 +54,14 @@ fn parse_i64(what: &str, raw: &str) -> Result<i64, ApiError> {
 
 /// The webhook must exist and belong to the caller's server.
 async fn owned_webhook(state: &ApiState, server: &Server, raw: &str) -> Result<i64, ApiError> {
+    owned_webhook_record(state, server, raw).await.map(|w| w.id)
+}
+
+/// The same check as `owned_webhook`, answering the webhook itself.
+pub(crate) async fn owned_webhook_record(state: &ApiState, server: &Server, raw: &str) -> Result<Webhook, ApiError> {
     let id = parse_i64("webhook id", raw)?;
     match state.store.get_webhook(id).await? {
-        Some(w) if w.server == server.name => Ok(id),
+        Some(w) if w.server == server.name => Ok(Webhook { id, ..w }),
         _ => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code::WEBHOOK_NOT_FOUND, format!("Webhook {id} was not found."))),
     }
 }

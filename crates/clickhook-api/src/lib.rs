@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod error;
 pub mod openapi;
 pub mod tracking;
+pub mod webhook_test;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -141,7 +142,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Static path segments that match in any case (`/Webhooks` = `/webhooks`).
 const SEGMENTS: &[&str] =
-    &["webhooks", "deliveries", "resend", "recover", "tracking", "messages", "outbound", "clicks", "stats", "browserfamilies", "platforms", "location", "healthz", "readyz", "metrics"];
+    &["webhooks", "test", "deliveries", "resend", "recover", "tracking", "messages", "outbound", "clicks", "stats", "browserfamilies", "platforms", "location", "healthz", "readyz", "metrics"];
 
 fn normalize_path(uri: &Uri) -> Option<Uri> {
     let path = uri.path();
@@ -224,6 +225,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::get).put(webhooks::edit).delete(webhooks::delete))
+        .route("/webhooks/{id}/test", post(webhook_test::send))
         .route("/webhooks/{id}/deliveries", get(deliveries::list))
         .route("/webhooks/{id}/deliveries/recover", post(deliveries::recover))
         .route("/webhooks/{id}/deliveries/{delivery}", get(deliveries::get))
@@ -233,6 +235,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi::serve))
+        .merge(clickhook_web::routes())
         .fallback(fallback)
         .with_state(state)
 }
