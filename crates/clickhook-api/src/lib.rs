@@ -9,7 +9,9 @@
 
 pub mod deliveries;
 pub mod error;
+pub mod messages;
 pub mod openapi;
+pub mod stats;
 pub mod tracking;
 pub mod webhook_test;
 pub mod webhooks;
@@ -231,6 +233,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/webhooks/{id}/deliveries/{delivery}", get(deliveries::get))
         .route("/webhooks/{id}/deliveries/{delivery}/resend", post(deliveries::resend))
         .route("/tracking/messages", post(tracking::track_message))
+        .route("/messages/outbound/clicks", get(messages::clicks))
+        .route("/messages/outbound/clicks/{messageid}", get(messages::clicks_of_message))
+        .route("/stats/outbound/clicks", get(stats::clicks))
+        .route("/stats/outbound/clicks/browserfamilies", get(stats::browser_families))
+        .route("/stats/outbound/clicks/platforms", get(stats::platforms))
+        .route("/stats/outbound/clicks/location", get(stats::location))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
