@@ -8,6 +8,8 @@
 //! 200,000 recipients, 50 tags, a handful of browser families and platforms, 100 countries
 //! of 20 cities each, 2 streams; one server. Each search runs 5 times; the median is
 //! printed. The Redis variant starts a redis-server of its own on a free loopback port.
+//! With `CLICK_SCALE_DIR=/some/dir` the embedded database is kept there and reused by later
+//! runs (only the searches are run again).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -96,10 +98,14 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let backend = args.next().unwrap_or_else(|| "embedded".into());
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().unwrap();
+    // CLICK_SCALE_DIR keeps the embedded database between runs (filled once, then reused).
+    let keep = std::env::var_os("CLICK_SCALE_DIR").map(std::path::PathBuf::from);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let reuse = keep.is_some() && dir.join("clickhook.sqlite3").exists() && backend == "embedded";
     let mut redis = None;
     let store: Arc<dyn Store> = match backend.as_str() {
-        "embedded" => Arc::new(clickhook_store::embedded::EmbeddedStore::open(dir.path()).unwrap()),
+        "embedded" => Arc::new(clickhook_store::embedded::EmbeddedStore::open(&dir).unwrap()),
         "redis" => {
             let r = RedisServer::start();
             let s = clickhook_store::redis::RedisStore::connect_standalone(&r.url()).await.unwrap();
@@ -108,8 +114,12 @@ async fn main() {
         }
         other => panic!("backend {other:?}: embedded or redis"),
     };
-    println!("filling the {backend} store with {n} clicks...");
-    fill(store.clone(), n).await;
+    if reuse {
+        println!("reusing the clicks stored in {}", dir.display());
+    } else {
+        println!("filling the {backend} store with {n} clicks...");
+        fill(store.clone(), n).await;
+    }
     // Let the planner see the data, as the hourly purge does.
     store.purge_expired(0).await.unwrap();
     let q = |count| ClickSearch { count, ..ClickSearch::new("s") };
@@ -134,7 +144,7 @@ async fn main() {
             println!("redis used_memory: {:.0} MB, {:.0} bytes per click", used / 1e6, used / n as f64);
         }
         None => {
-            let size: u64 = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+            let size: u64 = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
             println!("sqlite files: {:.0} MB, {:.0} bytes per click", size as f64 / 1e6, size as f64 / n as f64);
         }
     }

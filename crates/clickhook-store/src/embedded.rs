@@ -356,6 +356,59 @@ fn search_where(q: &ClickSearch) -> (String, Vec<rusqlite::types::Value>) {
     (sql, values)
 }
 
+fn click_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClickRow> {
+    let event_id: String = r.get(0)?;
+    let event: String = r.get(5)?;
+    Ok(ClickRow {
+        event_id: uuid::Uuid::parse_str(&event_id).unwrap_or_default(),
+        server: r.get(1)?,
+        message_id: r.get(2)?,
+        received_at_ms: r.get(3)?,
+        unique: r.get(4)?,
+        event: from_json(&event)?,
+    })
+}
+
+const CLICK_COLUMNS: &str = "event_id, server, message_id, received_at_ms, is_unique, event";
+
+/// A search that one index answers: no filter, one filter, or one message (whose index is
+/// narrow enough that checking further filters row by row costs little). The count is an
+/// index range count; the page is the range read newest first.
+fn search_one_index(c: &Connection, q: &ClickSearch) -> rusqlite::Result<(u64, Vec<ClickRow>)> {
+    let (cond, values) = search_where(q);
+    let total: i64 = c.prepare_cached(&format!("SELECT count(*) FROM clicks WHERE {cond}"))?.query_row(rusqlite::params_from_iter(&values), |r| r.get(0))?;
+    let mut page = values;
+    page.push(rusqlite::types::Value::Integer(q.count as i64));
+    page.push(rusqlite::types::Value::Integer(q.offset as i64));
+    let mut st = c.prepare_cached(&format!("SELECT {CLICK_COLUMNS} FROM clicks WHERE {cond} ORDER BY received_at_ms DESC, id DESC LIMIT ? OFFSET ?"))?;
+    let rows = st.query_map(rusqlite::params_from_iter(page), click_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((total as u64, rows))
+}
+
+/// A search with several filters: each filter's index yields its (received_at_ms, rowid)
+/// pairs without touching the table (the index covers them), SQLite intersects the sets,
+/// and only the page's rows are read. Checking the other filters row by row instead would
+/// read one table row per match of the first filter: ~0.8 s for two broad filters over a
+/// million clicks, against well under that this way.
+fn search_intersect(c: &Connection, q: &ClickSearch) -> rusqlite::Result<(u64, Vec<ClickRow>)> {
+    use rusqlite::types::Value;
+    let parts: Vec<String> =
+        q.filters.iter().map(|(f, _)| format!("SELECT received_at_ms, id FROM clicks WHERE server = ? AND {} = ?", f.column())).collect();
+    let values: Vec<Value> = q.filters.iter().flat_map(|(_, v)| [Value::Text(q.server.clone()), Value::Text(v.clone())]).collect();
+    let mut st = c.prepare_cached(&parts.join(" INTERSECT "))?;
+    let mut found = st.query_map(rusqlite::params_from_iter(values), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    let page: Vec<i64> = found.iter().skip(q.offset).take(q.count).map(|p| p.1).collect();
+    if page.is_empty() {
+        return Ok((found.len() as u64, Vec::new()));
+    }
+    let marks = vec!["?"; page.len()].join(", ");
+    let mut st = c.prepare(&format!("SELECT {CLICK_COLUMNS}, id FROM clicks WHERE id IN ({marks})"))?;
+    let mut rows: std::collections::HashMap<i64, ClickRow> =
+        st.query_map(rusqlite::params_from_iter(&page), |r| Ok((r.get::<_, i64>(6)?, click_row(r)?)))?.collect::<rusqlite::Result<_>>()?;
+    Ok((found.len() as u64, page.iter().filter_map(|id| rows.remove(id)).collect()))
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
     serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
@@ -708,33 +761,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn search_clicks(&self, q: &ClickSearch) -> Result<(u64, Vec<ClickRow>)> {
-        let (cond, values) = search_where(q);
-        let (count, offset) = (q.count as i64, q.offset as i64);
-        self.read(move |c| {
-            let total: i64 =
-                c.prepare_cached(&format!("SELECT count(*) FROM clicks WHERE {cond}"))?.query_row(rusqlite::params_from_iter(&values), |r| r.get(0))?;
-            let mut page = values.clone();
-            page.push(rusqlite::types::Value::Integer(count));
-            page.push(rusqlite::types::Value::Integer(offset));
-            let mut st = c.prepare_cached(&format!(
-                "SELECT event_id, server, message_id, received_at_ms, is_unique, event FROM clicks
-                 WHERE {cond} ORDER BY received_at_ms DESC, id DESC LIMIT ? OFFSET ?"
-            ))?;
-            let rows = st.query_map(rusqlite::params_from_iter(page), |r| {
-                let event_id: String = r.get(0)?;
-                let event: String = r.get(5)?;
-                Ok(ClickRow {
-                    event_id: uuid::Uuid::parse_str(&event_id).unwrap_or_default(),
-                    server: r.get(1)?,
-                    message_id: r.get(2)?,
-                    received_at_ms: r.get(3)?,
-                    unique: r.get(4)?,
-                    event: from_json(&event)?,
-                })
-            })?;
-            Ok((total as u64, rows.collect::<rusqlite::Result<Vec<_>>>()?))
-        })
-        .await
+        let q = q.clone();
+        self.read(move |c| if q.message_id.is_none() && q.filters.len() > 1 { search_intersect(c, &q) } else { search_one_index(c, &q) }).await
     }
 
     async fn click_stats(&self, q: &StatsQuery) -> Result<Vec<StatRow>> {
