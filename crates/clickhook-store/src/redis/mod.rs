@@ -741,15 +741,21 @@ impl Store for RedisStore {
         // Round 1: every shard intersects its indexes and returns its newest `window` ids.
         let parts = join_all(shards.iter().map(|&k| async move {
             let mut inv = self.scripts.search_clicks.call();
+            // The fewest, narrowest sets that answer the search: the field keys are already
+            // per server, so the server's all-clicks set is only needed without any filter.
+            // A message's set is checked against its server with the server's set (a message
+            // id belongs to one server, which the API also checks).
             match &q.message_id {
                 Some(m) => {
                     inv.key(keys.message_clicks(k, m));
-                    // A message's clicks are its server's: the intersection checks it.
+                    if q.filters.is_empty() {
+                        inv.key(keys.server_clicks(k, &q.server));
+                    }
+                }
+                None if q.filters.is_empty() => {
                     inv.key(keys.server_clicks(k, &q.server));
                 }
-                None => {
-                    inv.key(keys.server_clicks(k, &q.server));
-                }
+                None => {}
             }
             for (f, v) in &q.filters {
                 inv.key(keys.field_clicks(k, &q.server, *f, v));
