@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod error;
 pub mod messages;
 pub mod openapi;
+pub mod ops;
 pub mod stats;
 pub mod tracking;
 pub mod webhook_test;
@@ -20,15 +21,13 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use clickhook_core::{Keyring, RetentionDays};
 use clickhook_store::Store;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
@@ -50,6 +49,8 @@ pub struct ApiState {
     pub servers: Arc<HashMap<[u8; 32], String>>,
     pub allow_private_targets: bool,
     pub metrics: Option<MetricsRender>,
+    /// What `/readyz` reports besides the store's ping.
+    pub health: ops::Health,
 }
 
 impl ApiState {
@@ -166,33 +167,6 @@ fn normalize_path(uri: &Uri) -> Option<Uri> {
     s.parse().ok()
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
-}
-
-async fn readyz(State(state): State<ApiState>) -> Response {
-    match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {
-        Ok(Ok(())) => Json(json!({ "status": "ready", "store": { "backend": state.store.backend(), "status": "ok" } })).into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "degraded", "store": { "backend": state.store.backend(), "status": "error", "error": e.to_string() } })),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "degraded", "store": { "backend": state.store.backend(), "status": "timeout" } })),
-        )
-            .into_response(),
-    }
-}
-
-async fn metrics_text(State(state): State<ApiState>) -> Response {
-    match &state.metrics {
-        Some(render) => ([("content-type", "text/plain; version=0.0.4")], render()).into_response(),
-        None => (StatusCode::NOT_FOUND, "metrics are not enabled\n").into_response(),
-    }
-}
-
 async fn fallback(uri: Uri) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, code::NOT_FOUND, format!("No endpoint at {}.", uri.path()))
 }
@@ -239,12 +213,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/stats/outbound/clicks/browserfamilies", get(stats::browser_families))
         .route("/stats/outbound/clicks/platforms", get(stats::platforms))
         .route("/stats/outbound/clicks/location", get(stats::location))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::serve))
         .merge(clickhook_web::routes())
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)
 }
 

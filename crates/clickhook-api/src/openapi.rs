@@ -349,6 +349,7 @@ mod tests {
             servers: ApiState::server_table([("default".to_owned(), TOKEN.to_owned())]),
             allow_private_targets: true,
             metrics: None,
+            health: crate::ops::Health::default(),
         }
     }
 
@@ -500,5 +501,99 @@ mod tests {
         assert_eq!(bytes, DOCUMENT.as_bytes());
 
         assert!(failures.is_empty(), "{} problem(s):\n{}", failures.len(), failures.join("\n"));
+    }
+
+    /// `/readyz` in each state it can report, checked against the document: ready; a
+    /// warning (no geo database, a delivery backlog) is still 200; a spooling link host is a
+    /// 503 that names the spool.
+    #[tokio::test]
+    async fn readiness_reports_each_component_as_documented() {
+        let tmp = TempDir::new();
+        let base = state(&tmp.0);
+        let now_ms = clickhook_core::timefmt::unix_ms(time::OffsetDateTime::now_utc());
+        let stats = |oldest_ms: Option<i64>| clickhook_store::StoreStats { pending_hits: 1, pending_deliveries: 3, dead_deliveries: 2, oldest_pending_delivery_ms: oldest_ms };
+        let get = |state: ApiState| async move {
+            let (status, ctype, bytes) = call(&router(state), "GET", "/readyz", false, None).await;
+            conforms(&doc(), "GET", "/readyz", status, &ctype, &bytes).unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        };
+
+        // Before the first queue reading, with every role's probe in place.
+        let mut st = base.clone();
+        st.health = crate::ops::Health::new(std::time::Duration::from_secs(60));
+        st.health.set_spool(|| crate::ops::SpoolHealth { store_down: false, pending_hits: 0 });
+        st.health.set_geo(|| true);
+        let (status, body) = get(st.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["degraded"], json!([]));
+        assert_eq!(body["warnings"], json!([]));
+        assert_eq!(body["store"]["status"], "ok");
+        assert_eq!(body["store"]["backend"], "embedded");
+        assert!(body["store"]["latency_ms"].as_f64().unwrap() >= 0.0);
+        assert_eq!(body["spool"], json!({ "status": "ok", "store_down": false, "pending_hits": 0 }));
+        assert_eq!(body["geo"], json!({ "status": "ok", "loaded": true }));
+        assert_eq!(body["backlog"]["status"], "unknown");
+
+        // A fresh reading with a young backlog: ok, with the counts.
+        st.health.record_queue(Ok(stats(Some(now_ms - 5_000))), now_ms);
+        let (status, body) = get(st.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["backlog"]["status"], "ok");
+        assert_eq!(body["backlog"]["pending_hits"], 1);
+        assert_eq!(body["backlog"]["pending_deliveries"], 3);
+        assert_eq!(body["backlog"]["dead_deliveries"], 2);
+        assert_eq!(body["backlog"]["oldest_pending_delivery_age_seconds"], 5.0);
+        assert_eq!(body["backlog"]["backlog_threshold_seconds"], 60.0);
+
+        // No pending delivery: the age is null.
+        st.health.record_queue(Ok(stats(None)), now_ms);
+        let (_, body) = get(st.clone()).await;
+        assert_eq!(body["backlog"]["oldest_pending_delivery_age_seconds"], Value::Null);
+
+        // Warnings only: no geo database, a delivery pending past the threshold. Still 200.
+        let mut st = base.clone();
+        st.health = crate::ops::Health::new(std::time::Duration::from_secs(60));
+        st.health.set_geo(|| false);
+        st.health.record_queue(Ok(stats(Some(now_ms - 3_600_000))), now_ms);
+        let (status, body) = get(st.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["warnings"], json!(["geo", "backlog"]));
+        assert_eq!(body["geo"]["status"], "not_loaded");
+        assert_eq!(body["geo"]["loaded"], false);
+        assert!(body["geo"]["reason"].as_str().unwrap().contains("geoip.city_database"));
+        assert_eq!(body["backlog"]["status"], "backlog");
+        assert!(body["backlog"]["reason"].as_str().unwrap().contains("3600s old"), "{body}");
+        assert!(body.get("spool").is_none(), "no redirect role, no spool: {body}");
+
+        // Queue counts that cannot be read: a warning, the reason given.
+        st.health.record_queue(Err("store unavailable: down".into()), now_ms);
+        let (status, body) = get(st.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["backlog"]["status"], "unknown");
+        assert!(body["backlog"]["reason"].as_str().unwrap().contains("store unavailable: down"));
+
+        // The link host spooling because the store failed it: 503, the spool named.
+        let mut st = base.clone();
+        st.health = crate::ops::Health::default();
+        st.health.set_spool(|| crate::ops::SpoolHealth { store_down: true, pending_hits: 7 });
+        let (status, body) = get(st).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["status"], "degraded");
+        assert_eq!(body["degraded"], json!(["spool"]));
+        assert_eq!(body["spool"]["status"], "spooling");
+        assert_eq!(body["spool"]["pending_hits"], 7);
+        assert!(body["spool"]["reason"].as_str().unwrap().contains("spool"));
+    }
+
+    #[tokio::test]
+    async fn health_answers_with_the_version() {
+        let tmp = TempDir::new();
+        let (status, ctype, bytes) = call(&router(state(&tmp.0)), "GET", "/healthz", false, None).await;
+        assert_eq!(status, StatusCode::OK);
+        conforms(&doc(), "GET", "/healthz", status, &ctype, &bytes).unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body, json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }));
     }
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clickhook_core::{ClickEvent, Hit, MessageRecord, RetentionDays, timefmt, unique};
+use clickhook_core::{ClickEvent, Hit, MessageRecord, RetentionDays, redact, timefmt, unique};
 use clickhook_enrich::Enricher;
 use clickhook_store::{ClickOutcome, ClickRow, HitDecision, Settled, StatKeys, Store, search};
 use tokio::task::JoinSet;
@@ -117,6 +117,8 @@ impl ClickProcessor {
             Settled::Discarded | Settled::AlreadySettled => "already_settled",
         };
         metrics::counter!("clickhook_clicks_total", "outcome" => outcome).increment(1);
+        // Never the full recipient in a log line (ARCHITECTURE.md, invariant 8).
+        tracing::debug!(message_id = %message.message_id, recipient = %redact::Recipient(&message.recipient), outcome, "click settled");
         Ok(settled)
     }
 

@@ -8,7 +8,9 @@
 
 pub mod event;
 pub mod hit;
+pub mod labels;
 pub mod message;
+pub mod redact;
 pub mod retention;
 pub mod retry;
 pub mod signature;

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clickhook_core::signature::{self, WebhookSecret};
-use clickhook_core::{AttemptVerdict, RetryPolicy, Webhook, retry, timefmt};
+use clickhook_core::{AttemptVerdict, RetryPolicy, Webhook, redact, retry, timefmt};
 use clickhook_store::{AttemptRecord, DeliveryJob, NextStep, Store};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -185,7 +185,7 @@ impl Dispatcher {
                 self.receivers.finish(job.webhook_id, None, now_ms());
                 let rec = AttemptRecord { at_ms: now_ms(), status: None, duration_ms: 0, error: Some("webhook deleted or Click trigger off".into()), response: None };
                 let _ = self.store.finish_attempt(job.id, &rec, NextStep::Dropped).await;
-                metrics::counter!("clickhook_deliveries_total", "outcome" => "dropped").increment(1);
+                metrics::counter!("clickhook_deliveries_total", "outcome" => "dropped", "webhook" => job.webhook_id.to_string()).increment(1);
                 return;
             }
             Err(e) => {
@@ -224,11 +224,17 @@ impl Dispatcher {
             NextStep::Dead => "dead",
             NextStep::Dropped => "dropped",
         };
+        // The webhook id is the only per-receiver label: bounded by the webhooks configured,
+        // never a URL.
         let webhook_label = webhook.id.to_string();
+        if job.attempts > 0 {
+            metrics::counter!("clickhook_delivery_retries_total", "webhook" => webhook_label.clone()).increment(1);
+        }
         metrics::counter!("clickhook_deliveries_total", "outcome" => outcome, "webhook" => webhook_label.clone()).increment(1);
-        metrics::histogram!("clickhook_delivery_seconds", "webhook" => webhook_label).record(r.duration.as_secs_f64());
+        metrics::histogram!("clickhook_delivery_duration_seconds", "webhook" => webhook_label).record(r.duration.as_secs_f64());
         if matches!(next, NextStep::RetryAt(_) | NextStep::Dead) {
-            tracing::info!(delivery = job.id, webhook = webhook.id, status = ?r.status, error = ?r.error, attempt = failed, outcome, "webhook attempt failed");
+            // The URL only as its origin: it may carry credentials or a token in its path.
+            tracing::info!(delivery = job.id, webhook = webhook.id, url = %redact::Url(&webhook.url), status = r.status, error = r.error.as_deref(), attempt = failed, outcome, "webhook attempt failed");
         }
         let rec = AttemptRecord { at_ms, status: r.status, duration_ms: r.duration.as_millis() as i64, error: r.error, response: r.response };
         if let Err(e) = self.store.finish_attempt(job.id, &rec, next).await {

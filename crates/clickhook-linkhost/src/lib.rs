@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clickhook_core::{Hit, Keyring, RetentionDays, timefmt};
+use clickhook_core::{Hit, Keyring, RetentionDays, TokenError, labels, timefmt};
 use clickhook_store::Store;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -77,7 +77,13 @@ impl LinkHost {
         let payload = match self.keyring.verify(token) {
             Ok(p) => p,
             Err(e) => {
-                metrics::counter!("clickhook_tokens_rejected_total", "reason" => format!("{e:?}")).increment(1);
+                let reason = match e {
+                    TokenError::Malformed => "malformed",
+                    TokenError::UnknownKey => "unknown_key",
+                    TokenError::BadSignature => "bad_signature",
+                    TokenError::BadContent => "bad_content",
+                };
+                metrics::counter!("clickhook_tokens_rejected_total", "reason" => reason).increment(1);
                 return plain(StatusCode::NOT_FOUND, "not found\n");
             }
         };
@@ -116,18 +122,16 @@ impl LinkHost {
         let ip = client_ip::client_ip(peer.ip(), xff, &self.trusted_proxies);
         let ua = req.headers().get(hyper::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
         let hit = Hit::new(uuid::Uuid::now_v7(), payload, now_ms, ip, &ua);
-        let started = std::time::Instant::now();
         if !self.spool.as_ref().is_some_and(|s| s.store_down()) {
             let err = match tokio::time::timeout(self.store_timeout, self.store.append_hit(&hit)).await {
                 Ok(Ok(())) => {
                     metrics::counter!("clickhook_hits_total", "outcome" => "recorded").increment(1);
-                    metrics::histogram!("clickhook_store_seconds", "op" => "append_hit").record(started.elapsed().as_secs_f64());
                     return;
                 }
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => format!("no answer within {:?}", self.store_timeout),
             };
-            metrics::counter!("clickhook_store_errors_total", "op" => "append_hit").increment(1);
+            // The store's own metrics (clickhook_store_*) count the failure or the abandoned call.
             if let Some(s) = &self.spool {
                 s.mark_store_down();
             }
@@ -177,7 +181,14 @@ pub async fn run(listener: TcpListener, state: Arc<LinkHost>, shutdown: impl Fut
         let state = state.clone();
         let service = hyper::service::service_fn(move |req| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(state.handle(req, peer).await) }
+            async move {
+                let started = std::time::Instant::now();
+                let resp = state.handle(req, peer).await;
+                let status = labels::status(resp.status().as_u16());
+                metrics::counter!("clickhook_http_requests_total", "listener" => "redirect", "status" => status).increment(1);
+                metrics::histogram!("clickhook_http_request_duration_seconds", "listener" => "redirect").record(started.elapsed().as_secs_f64());
+                Ok::<_, Infallible>(resp)
+            }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);

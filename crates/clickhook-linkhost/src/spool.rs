@@ -51,6 +51,7 @@ impl Spool {
         let (d, p, lock) = (dir.to_path_buf(), pending.clone(), writer_lock.clone());
         std::thread::Builder::new().name("hit-spool".into()).spawn(move || writer(d, rx, p, lock))?;
         metrics::gauge!("clickhook_spool_hits").set(pending.load(Ordering::Relaxed) as f64);
+        metrics::gauge!("clickhook_spool_store_down").set(0.0);
         Ok(Self { dir: dir.to_path_buf(), tx, pending, writer_lock, store_down: std::sync::atomic::AtomicBool::new(false) })
     }
 
@@ -61,7 +62,16 @@ impl Spool {
 
     /// The store failed: send hits here until the replayer has seen it answer again.
     pub fn mark_store_down(&self) {
-        self.store_down.store(true, Ordering::Relaxed);
+        if !self.store_down.swap(true, Ordering::Relaxed) {
+            metrics::gauge!("clickhook_spool_store_down").set(1.0);
+        }
+    }
+
+    /// The store answers again: hits go to it directly.
+    fn mark_store_up(&self) {
+        if self.store_down.swap(false, Ordering::Relaxed) {
+            metrics::gauge!("clickhook_spool_store_down").set(0.0);
+        }
     }
 
     /// Hits waiting in the spool.
@@ -126,12 +136,12 @@ impl Spool {
                         if n > 0 {
                             tracing::info!(hits = n, "replayed spooled hits into the store");
                         }
-                        self.store_down.store(false, Ordering::Relaxed);
+                        self.mark_store_up();
                     }
                     Err(e) => tracing::debug!(error = %e, "spool replay waits for the store"),
                 }
             } else if self.store_down() && matches!(tokio::time::timeout(STORE_CALL_LIMIT, store.ping()).await, Ok(Ok(()))) {
-                self.store_down.store(false, Ordering::Relaxed);
+                self.mark_store_up();
             }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}

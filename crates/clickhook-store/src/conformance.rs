@@ -16,7 +16,8 @@ fn now_ms() -> i64 {
     timefmt::unix_ms(time::OffsetDateTime::now_utc())
 }
 
-fn message(id: &str, server: &str) -> MessageRecord {
+/// A message record of `server`, sent now, for john@example.com (also used by other store tests).
+pub fn message(id: &str, server: &str) -> MessageRecord {
     MessageRecord {
         message_id: id.into(),
         server: server.into(),

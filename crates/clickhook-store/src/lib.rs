@@ -14,6 +14,7 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod instrumented;
 pub mod redis;
 mod model;
 pub mod search;

@@ -140,13 +140,17 @@ pub fn main() -> ExitCode {
                 }
             };
             init_logs(&cfg);
+            // With JSON logs, stderr carries only JSON lines: the error is in the log line.
+            let plain_stderr = cfg.log.format == LogFormat::Text;
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             rt.block_on(async move {
                 let node = match Node::start(cfg, settings, roles, Listeners::default()).await {
                     Ok(n) => n,
                     Err(e) => {
                         tracing::error!("cannot start: {e:#}");
-                        eprintln!("clickhook: cannot start: {e:#}");
+                        if plain_stderr {
+                            eprintln!("clickhook: cannot start: {e:#}");
+                        }
                         return ExitCode::from(1);
                     }
                 };

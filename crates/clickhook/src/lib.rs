@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod node;
+pub mod ops;
 pub mod test_webhook;
 
 pub use node::{Listeners, Node, Roles};

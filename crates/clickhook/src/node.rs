@@ -1,7 +1,7 @@
 //! One clickhook process: any subset of the redirect, api and dispatch roles.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -69,19 +69,6 @@ fn random_secret() -> Vec<u8> {
     b
 }
 
-static METRICS: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
-
-/// Installs the Prometheus recorder once per process.
-fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
-    METRICS
-        .get_or_init(|| {
-            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok().map(|()| handle)
-        })
-        .clone()
-}
-
 /// Opens the configured store. Redis must answer at start (later outages are survived).
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match cfg.store.backend {
@@ -136,12 +123,17 @@ async fn servers(cfg: &Config, store: &dyn Store) -> anyhow::Result<(Vec<(String
 impl Node {
     /// Starts the roles on the given (or configured) listeners. Config must be validated.
     pub async fn start(cfg: Config, settings: Settings, roles: Roles, listeners: Listeners) -> anyhow::Result<Node> {
-        let metrics = metrics_handle();
-        let store = open_store(&cfg).await?;
+        let metrics = crate::ops::metrics_handle();
+        // Every backend measured the same way (clickhook_store_*).
+        let store = clickhook_store::instrumented::Instrumented::wrap(open_store(&cfg).await?);
+        let health = clickhook_api::ops::Health::default();
         let keyring = keyring(&settings, store.as_ref()).await?;
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let mut node = Node { redirect_addr: None, api_addr: None, store: store.clone(), created_default_token: None, cancel: cancel.clone(), tasks: JoinSet::new() };
+        if let Some(h) = metrics.clone() {
+            tasks.spawn(crate::ops::run_upkeep(h, cancel.clone()));
+        }
 
         if roles.redirect {
             let listener = match listeners.redirect {
@@ -158,6 +150,8 @@ impl Node {
             }
             let (c, s) = (cancel.clone(), store.clone());
             tasks.spawn(spool.clone().run_replayer(s, Duration::from_secs(1), c));
+            let probe = spool.clone();
+            health.set_spool(move || clickhook_api::ops::SpoolHealth { store_down: probe.store_down(), pending_hits: probe.pending() });
             let host = Arc::new(clickhook_linkhost::LinkHost {
                 keyring: keyring.clone(),
                 store: store.clone(),
@@ -191,7 +185,10 @@ impl Node {
                 servers: clickhook_api::ApiState::server_table(servers),
                 allow_private_targets: cfg.webhooks.allow_private_targets,
                 metrics: render,
+                health: health.clone(),
             };
+            let (c, s, h) = (cancel.clone(), store.clone(), health.clone());
+            tasks.spawn(crate::ops::run_queue_stats(s, h, crate::ops::REFRESH, c));
             let c = cancel.clone();
             tasks.spawn(async move {
                 if let Err(e) = clickhook_api::run(listener, state, c.cancelled_owned()).await {
@@ -207,6 +204,8 @@ impl Node {
                 retention: settings.retention,
                 timezone: settings.stats_timezone.clone(),
             });
+            let enricher = processor.enricher.clone();
+            health.set_geo(move || enricher.geo.is_loaded());
             let c = cancel.clone();
             tasks.spawn(async move { processor.run(c).await });
             let dispatcher = Arc::new(clickhook_dispatch::Dispatcher::new(
