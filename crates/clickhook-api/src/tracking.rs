@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use clickhook_core::{ClickLocation, MessageRecord, TokenPayload, TrackLinks, timefmt};
+use clickhook_core::{ClickLocation, Keyring, MessageRecord, TokenPayload, TrackLinks, timefmt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -40,23 +40,31 @@ pub struct TrackRequest {
 #[derive(Debug, Serialize)]
 pub struct TrackedLink {
     #[serde(rename = "OriginalLink")]
-    original_link: String,
+    pub original_link: String,
     #[serde(rename = "TrackedLink")]
-    tracked_link: String,
+    pub tracked_link: String,
     #[serde(rename = "ClickLocation")]
-    click_location: ClickLocation,
+    pub click_location: ClickLocation,
 }
 
 #[derive(Debug, Serialize)]
 pub struct TrackResponse {
     #[serde(rename = "MessageID")]
-    message_id: String,
+    pub message_id: String,
     #[serde(rename = "HtmlBody", skip_serializing_if = "Option::is_none")]
-    html_body: Option<String>,
+    pub html_body: Option<String>,
     #[serde(rename = "TextBody", skip_serializing_if = "Option::is_none")]
-    text_body: Option<String>,
+    pub text_body: Option<String>,
     #[serde(rename = "Links")]
-    links: Vec<TrackedLink>,
+    pub links: Vec<TrackedLink>,
+}
+
+/// A `POST /tracking/messages` body, checked and with its links rewritten: what the handler
+/// stores and answers. Nothing is stored yet.
+#[derive(Debug)]
+pub struct Prepared {
+    pub record: MessageRecord,
+    pub response: TrackResponse,
 }
 
 fn parse_track_links(s: Option<&str>) -> Result<TrackLinks, ApiError> {
@@ -86,7 +94,27 @@ pub async fn track_message(
     server: Server,
     crate::Body(body): crate::Body,
 ) -> Result<Json<TrackResponse>, ApiError> {
-    let req: TrackRequest = parse_json(&body)?;
+    let now = time::OffsetDateTime::now_utc();
+    let Prepared { record, response } = parse_and_validate(&body, &server.name, &state.keyring, &state.link_base_url, now)?;
+    state.store.put_message(&record, state.retention.expires_at_ms(timefmt::unix_ms(record.sent_at))).await?;
+    metrics::counter!("clickhook_messages_tracked_total").increment(1);
+    metrics::counter!("clickhook_links_tracked_total").increment(response.links.len() as u64);
+    Ok(Json(response))
+}
+
+/// Everything `POST /tracking/messages` does before it stores the message: parses the JSON
+/// body, checks every field, and rewrites the bodies' links into tracked links signed with
+/// `keyring` under `link_base_url`. Pure but for a random MessageID when none is given; `now`
+/// is the time SentAt defaults to and is checked against. The fuzz target `api_json` calls
+/// it with arbitrary bodies.
+pub fn parse_and_validate(
+    body: &[u8],
+    server: &str,
+    keyring: &Keyring,
+    link_base_url: &str,
+    now: time::OffsetDateTime,
+) -> Result<Prepared, ApiError> {
+    let req: TrackRequest = parse_json(body)?;
     let recipient = req.recipient.as_deref().map(str::trim).unwrap_or_default().to_owned();
     if recipient.is_empty() {
         return Err(ApiError::invalid("Recipient is required"));
@@ -120,7 +148,6 @@ pub async fn track_message(
             _ => return Err(ApiError::invalid(format!("Metadata value of {k:?} must be a string"))),
         }
     }
-    let now = time::OffsetDateTime::now_utc();
     let sent_at = match req.sent_at.as_deref() {
         None => now,
         Some(s) => timefmt::parse_rfc3339(s)
@@ -147,8 +174,8 @@ pub async fn track_message(
             sent_at: sent_at.unix_timestamp(),
         };
         // Links that cannot be signed (too long, odd scheme) are left as they are.
-        let token = state.keyring.sign(&payload).ok()?;
-        let tracked = format!("{}/{}", state.link_base_url, token);
+        let token = keyring.sign(&payload).ok()?;
+        let tracked = format!("{link_base_url}/{token}");
         links.push(TrackedLink { original_link: url.to_owned(), tracked_link: tracked.clone(), click_location: location });
         Some(tracked)
     };
@@ -166,9 +193,6 @@ pub async fn track_message(
     if too_many {
         return Err(ApiError::invalid(format!("the message has more than {MAX_LINKS} links")));
     }
-    let record = MessageRecord { message_id: message_id.clone(), server: server.name.clone(), stream, recipient, tag, metadata, sent_at };
-    state.store.put_message(&record, state.retention.expires_at_ms(timefmt::unix_ms(sent_at))).await?;
-    metrics::counter!("clickhook_messages_tracked_total").increment(1);
-    metrics::counter!("clickhook_links_tracked_total").increment(links.len() as u64);
-    Ok(Json(TrackResponse { message_id, html_body, text_body, links }))
+    let record = MessageRecord { message_id: message_id.clone(), server: server.to_owned(), stream, recipient, tag, metadata, sent_at };
+    Ok(Prepared { record, response: TrackResponse { message_id, html_body, text_body, links } })
 }

@@ -24,15 +24,16 @@ fn parse_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().map_err(|_| ApiError::invalid(format!("webhook id {raw:?} is not a number")))
 }
 
-/// Checks what a user may put in a webhook.
-async fn validate(w: &Webhook, allow_private: bool) -> Result<(), ApiError> {
+/// Checks what a user may put in a webhook, but for where the Url's host name resolves
+/// ([`check_resolved_target`]).
+fn validate_fields(w: &Webhook, allow_private: bool) -> Result<(), ApiError> {
     if w.url.trim().is_empty() {
         return Err(ApiError::invalid("Url is required"));
     }
     if w.url.len() > 2048 {
         return Err(ApiError::invalid("Url is longer than 2048 bytes"));
     }
-    clickhook_dispatch::guard::check_target(&w.url, allow_private).await.map_err(|e| ApiError::invalid(format!("Url: {e}")))?;
+    clickhook_dispatch::guard::check_url(&w.url, allow_private).map_err(|e| ApiError::invalid(format!("Url: {e}")))?;
     if w.message_stream.is_empty() || w.message_stream.len() > 100 {
         return Err(ApiError::invalid("MessageStream must be 1 to 100 characters"));
     }
@@ -60,6 +61,59 @@ async fn validate(w: &Webhook, allow_private: bool) -> Result<(), ApiError> {
         return Err(ApiError::invalid("HttpAuth: Username and Password must be at most 256 bytes, and Username must not contain ':'"));
     }
     Ok(())
+}
+
+/// A host name that resolves only to refused addresses is refused (unless private targets
+/// are allowed). The one check that does I/O, so it runs after [`validate_fields`].
+async fn check_resolved_target(w: &Webhook, allow_private: bool) -> Result<(), ApiError> {
+    clickhook_dispatch::guard::check_target(&w.url, allow_private).await.map_err(|e| ApiError::invalid(format!("Url: {e}")))?;
+    Ok(())
+}
+
+/// The JSON object of a create or edit body, without `ID` (which the path or the store sets).
+fn parse_patch(body: &[u8]) -> Result<Value, ApiError> {
+    let mut patch: Value = parse_json(body)?;
+    let Some(obj) = patch.as_object_mut() else {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code::INVALID_JSON, "Invalid JSON: expected an object"));
+    };
+    obj.remove("ID");
+    Ok(patch)
+}
+
+/// Everything `POST /webhooks` does with its body before it resolves the Url's host and
+/// stores the webhook: parse, fill in Postmark's defaults, check every field. The fuzz target
+/// `api_json` calls it with arbitrary bodies.
+pub fn parse_and_validate_create(body: &[u8], server: &str, allow_private: bool) -> Result<Webhook, ApiError> {
+    let mut patch = parse_patch(body)?;
+    let obj = patch.as_object_mut().expect("parse_patch answers an object");
+    if !obj.contains_key("Url") {
+        return Err(ApiError::invalid("Url is required"));
+    }
+    let mut base = json!({ "ID": 0, "Url": "", "MessageStream": "outbound", "HttpHeaders": [], "Triggers": {} });
+    if obj.get("MessageStream").is_some_and(Value::is_null) {
+        obj.remove("MessageStream");
+    }
+    merge(&mut base, patch);
+    let mut w = from_value(base)?;
+    w.server = server.to_owned();
+    validate_fields(&w, allow_private)?;
+    Ok(w)
+}
+
+/// Everything `PUT /webhooks/{id}` does with its body and the stored webhook before it
+/// resolves the Url's host and stores the result: a partial edit of `existing`, checked.
+pub fn parse_and_validate_edit(body: &[u8], existing: &Webhook, allow_private: bool) -> Result<Webhook, ApiError> {
+    apply_edit(existing, parse_patch(body)?, allow_private)
+}
+
+fn apply_edit(existing: &Webhook, patch: Value, allow_private: bool) -> Result<Webhook, ApiError> {
+    let mut base = serde_json::to_value(existing).map_err(|e| ApiError::invalid(e.to_string()))?;
+    merge(&mut base, patch);
+    let mut w = from_value(base)?;
+    w.id = existing.id;
+    w.server = existing.server.clone();
+    validate_fields(&w, allow_private)?;
+    Ok(w)
 }
 
 /// Merges `patch` into `base`: objects key by key, everything else replaced. Postmark's
@@ -99,22 +153,8 @@ pub async fn get(State(state): State<ApiState>, server: Server, Path(id): Path<S
 }
 
 pub async fn create(State(state): State<ApiState>, server: Server, crate::Body(body): crate::Body) -> Result<Json<Webhook>, ApiError> {
-    let mut patch: Value = parse_json(&body)?;
-    let Some(obj) = patch.as_object_mut() else {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code::INVALID_JSON, "Invalid JSON: expected an object"));
-    };
-    obj.remove("ID");
-    if !obj.contains_key("Url") {
-        return Err(ApiError::invalid("Url is required"));
-    }
-    let mut base = json!({ "ID": 0, "Url": "", "MessageStream": "outbound", "HttpHeaders": [], "Triggers": {} });
-    if obj.get("MessageStream").is_some_and(Value::is_null) {
-        obj.remove("MessageStream");
-    }
-    merge(&mut base, patch);
-    let mut w = from_value(base)?;
-    w.server = server.name.clone();
-    validate(&w, state.allow_private_targets).await?;
+    let w = parse_and_validate_create(&body, &server.name, state.allow_private_targets)?;
+    check_resolved_target(&w, state.allow_private_targets).await?;
     Ok(Json(state.store.create_webhook(w).await?))
 }
 
@@ -125,21 +165,13 @@ pub async fn edit(
     crate::Body(body): crate::Body,
 ) -> Result<Json<Webhook>, ApiError> {
     let id = parse_id(&id)?;
-    let mut patch: Value = parse_json(&body)?;
-    let Some(obj) = patch.as_object_mut() else {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code::INVALID_JSON, "Invalid JSON: expected an object"));
-    };
-    obj.remove("ID");
+    let patch = parse_patch(&body)?;
     let existing = match state.store.get_webhook(id).await? {
         Some(w) if w.server == server.name => w,
         _ => return Err(not_found(id)),
     };
-    let mut base = serde_json::to_value(&existing).map_err(|e| ApiError::invalid(e.to_string()))?;
-    merge(&mut base, patch);
-    let mut w = from_value(base)?;
-    w.id = id;
-    w.server = server.name.clone();
-    validate(&w, state.allow_private_targets).await?;
+    let w = apply_edit(&existing, patch, state.allow_private_targets)?;
+    check_resolved_target(&w, state.allow_private_targets).await?;
     if !state.store.update_webhook(&w).await? {
         return Err(not_found(id));
     }

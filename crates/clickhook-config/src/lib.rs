@@ -93,6 +93,7 @@ pub struct Store {
 #[serde(deny_unknown_fields)]
 pub struct GeoIp {
     pub city_database: PathBuf,
+    pub reload_interval: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,6 +241,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     pub breaker_cooldown: Duration,
     pub append_timeout: Duration,
+    /// How often the geo database file is checked for a replacement; `None`: never.
+    pub geo_reload_interval: Option<Duration>,
     /// The zone of the Stats API's days.
     pub stats_timezone: jiff::tz::TimeZone,
 }
@@ -343,6 +346,11 @@ impl Config {
         if !(Duration::from_millis(1)..=Duration::from_secs(10)).contains(&append_timeout) {
             return Err(ConfigError(format!("store.append_timeout = {:?}: must be 1ms..=10s", self.store.append_timeout)));
         }
+        let geo_reload_interval = duration("geoip.reload_interval", &self.geoip.reload_interval)?;
+        if !geo_reload_interval.is_zero() && !(Duration::from_millis(100)..=Duration::from_secs(86_400)).contains(&geo_reload_interval) {
+            return Err(ConfigError(format!("geoip.reload_interval = {:?}: must be 0s (off) or 100ms..=1d", self.geoip.reload_interval)));
+        }
+        let geo_reload_interval = (!geo_reload_interval.is_zero()).then_some(geo_reload_interval);
         let prefix = &self.store.redis_key_prefix;
         if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             return Err(ConfigError(format!("store.redis_key_prefix = {prefix:?}: must be 1 to 32 characters of A-Z a-z 0-9 - _ .")));
@@ -374,6 +382,7 @@ impl Config {
             connect_timeout,
             breaker_cooldown,
             append_timeout,
+            geo_reload_interval,
             stats_timezone,
         })
     }
@@ -424,6 +433,9 @@ mod tests {
         assert!(c.servers.is_empty(), "no built-in well-known token");
         assert!(s.keyring.is_none());
         assert_eq!(s.link_path_prefix, "");
+        assert_eq!(s.geo_reload_interval, Some(Duration::from_secs(10)));
+        let s = from_toml("[geoip]\nreload_interval = \"0s\"").unwrap().validate().unwrap();
+        assert_eq!(s.geo_reload_interval, None, "0s turns reloading off");
         let s = from_toml("[tracking]\nlink_base_url = \"https://click.example.com/t/\"").unwrap().validate().unwrap();
         assert_eq!((s.link_base_url.as_str(), s.link_path_prefix.as_str()), ("https://click.example.com/t", "/t"));
     }
@@ -459,6 +471,9 @@ mod tests {
             ("[tracking]\nsigning_keys = [{ id = \"k1\", secret = \"c2hvcnQ=\" }]", "tracking.signing_keys"),
             ("[[servers]]\nname = \"a\"\ntoken = \"short\"", "servers[0].token"),
             ("[store]\nbackend = \"redis\"\nredis_url = \"http://x\"", "store.redis_url"),
+            ("[geoip]\nreload_interval = \"10ms\"", "geoip.reload_interval = \"10ms\": must be 0s (off) or 100ms..=1d"),
+            ("[geoip]\nreload_interval = \"2d\"", "geoip.reload_interval"),
+            ("[geoip]\nreload_interval = \"often\"", "geoip.reload_interval"),
             ("[store]\nbackend = \"redis\"\nredis_cluster = [\"redis://a:1\", \"nope\"]", "store.redis_cluster"),
         ];
         let e = from_toml("[store]\nredis_ca_file = \"/nonexistent/ca.pem\"").unwrap().validate().unwrap_err();

@@ -316,4 +316,217 @@ mod tests {
             prop_assert!(r.verify(&s).is_err());
         }
     }
+
+    // ---- Any payload, any tampering, any keys. ----
+
+    /// Message ids of every kind a sender uses: UUIDs (encoded in 16 bytes when lower-case
+    /// hyphenated, kept as text otherwise), printable ASCII, and any Unicode up to 255 bytes.
+    fn any_message_id() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).hyphenated().to_string()),
+            any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).hyphenated().to_string().to_uppercase()),
+            "[ -~]{1,255}",
+            "(?s).{1,60}".prop_filter("at most 255 bytes", |s| s.len() <= 255),
+        ]
+    }
+
+    /// http(s) links with any scheme case and any text after the scheme, up to the limit.
+    fn any_link() -> impl Strategy<Value = String> {
+        let scheme = prop_oneof![Just("http://"), Just("https://"), Just("HTTPS://"), Just("hTtP://")];
+        let rest = prop_oneof![
+            8 => "(?s).{1,200}",
+            1 => (0..=MAX_URL_LEN - 8).prop_map(|n| "a".repeat(n.max(1))),
+        ];
+        (scheme, rest).prop_map(|(s, r)| format!("{s}{r}")).prop_filter("at most MAX_URL_LEN", |u| u.len() <= MAX_URL_LEN)
+    }
+
+    fn any_payload() -> impl Strategy<Value = TokenPayload> {
+        (any_message_id(), any_link(), any::<bool>(), any::<i64>()).prop_map(|(message_id, original_link, text, sent_at)| TokenPayload {
+            message_id,
+            original_link,
+            location: if text { ClickLocation::Text } else { ClickLocation::Html },
+            sent_at,
+        })
+    }
+
+    /// A key id (1 to 32 of `[A-Za-z0-9_.-]`) and a secret of 16 to 64 bytes.
+    fn any_key() -> impl Strategy<Value = SigningKey> {
+        ("[A-Za-z0-9_.-]{1,32}", prop::collection::vec(any::<u8>(), 16..64)).prop_map(|(id, secret)| SigningKey::new(id, secret).unwrap())
+    }
+
+    /// 1 to 5 keys with distinct ids.
+    fn any_keys() -> impl Strategy<Value = Vec<SigningKey>> {
+        prop::collection::vec(any_key(), 1..=5).prop_map(|mut keys| {
+            let mut seen = std::collections::HashSet::new();
+            keys.retain(|k| seen.insert(k.id.clone()));
+            keys
+        })
+    }
+
+    const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    #[test]
+    fn every_other_base64url_character_anywhere_is_rejected() {
+        let r = ring(&["k1"]);
+        for p in [payload(), TokenPayload { message_id: "m".into(), original_link: "http://x".into(), ..payload() }] {
+            let t = r.sign(&p).unwrap();
+            for i in 0..t.len() {
+                for &c in B64URL.iter().filter(|&&c| c != t.as_bytes()[i]) {
+                    let mut tampered = t.clone().into_bytes();
+                    tampered[i] = c;
+                    let tampered = String::from_utf8(tampered).unwrap();
+                    assert!(r.verify(&tampered).is_err(), "position {i}: {tampered} verified");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_signable_payload_round_trips(p in any_payload(), key in any_key()) {
+            let r = Keyring::new(vec![key]).unwrap();
+            let t = r.sign(&p).unwrap();
+            prop_assert!(t.len() <= MAX_TOKEN_LEN, "{} > {}", t.len(), MAX_TOKEN_LEN);
+            prop_assert!(t.bytes().all(|b| B64URL.contains(&b)), "a token is one URL path segment of base64url");
+            prop_assert_eq!(r.verify(&t).unwrap(), p);
+        }
+
+        #[test]
+        fn sign_refuses_exactly_what_a_token_cannot_carry(
+            id in prop_oneof![any_message_id(), "(?s).{0,300}"],
+            link in prop_oneof![any_link(), "(?s).{0,40}", "(?i)https?:.{0,3}"],
+            long in prop::bool::weighted(0.05),
+        ) {
+            let r = ring(&["k1"]);
+            let link = if long { format!("https://e.example/{}", "x".repeat(MAX_URL_LEN)) } else { link };
+            let p = TokenPayload { message_id: id.clone(), original_link: link.clone(), location: ClickLocation::Html, sent_at: 0 };
+            let uuid_form = uuid::Uuid::try_parse(&id).is_ok_and(|u| u.hyphenated().to_string() == id);
+            let ok = (uuid_form || (1..=255).contains(&id.len())) && is_http_url(&link) && link.len() <= MAX_URL_LEN;
+            match r.sign(&p) {
+                Ok(t) => {
+                    prop_assert!(ok, "signed what it should refuse: {:?}", p);
+                    prop_assert_eq!(r.verify(&t).unwrap(), p);
+                }
+                Err(_) => prop_assert!(!ok, "refused a signable payload: {:?}", p),
+            }
+        }
+
+        /// Any one character of the token text replaced by any other character is refused,
+        /// including changes to the last character that only touch its unused low bits.
+        #[test]
+        fn any_change_to_one_character_is_rejected(p in any_payload(), pos in any::<prop::sample::Index>(), other in any::<char>(), b64 in any::<prop::sample::Index>(), pick_b64 in any::<bool>()) {
+            let r = ring(&["k1"]);
+            let t = r.sign(&p).unwrap();
+            let i = pos.index(t.len());
+            let replacement = if pick_b64 { char::from(B64URL[b64.index(B64URL.len())]) } else { other };
+            prop_assume!(replacement != char::from(t.as_bytes()[i]));
+            let tampered = format!("{}{replacement}{}", &t[..i], &t[i + 1..]);
+            prop_assert!(r.verify(&tampered).is_err(), "{} verified", tampered);
+        }
+
+        #[test]
+        fn any_change_to_one_byte_of_any_token_is_rejected(p in any_payload(), pos in any::<prop::sample::Index>(), flip in 1u8..=255) {
+            let r = ring(&["k1"]);
+            let mut raw = URL_SAFE_NO_PAD.decode(r.sign(&p).unwrap()).unwrap();
+            let i = pos.index(raw.len());
+            raw[i] ^= flip;
+            prop_assert!(r.verify(&URL_SAFE_NO_PAD.encode(raw)).is_err());
+        }
+
+        #[test]
+        fn any_truncation_or_extension_is_rejected(
+            p in any_payload(),
+            cut in any::<prop::sample::Index>(),
+            text_tail in "(?s).{1,40}",
+            byte_tail in prop::collection::vec(any::<u8>(), 1..40),
+        ) {
+            let r = ring(&["k1"]);
+            let t = r.sign(&p).unwrap();
+            let raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
+            // cut short, as text and as bytes
+            let n = cut.index(t.len());
+            prop_assert!(r.verify(&t[..n]).is_err());
+            let n = cut.index(raw.len());
+            prop_assert!(r.verify(&URL_SAFE_NO_PAD.encode(&raw[..n])).is_err());
+            // made longer, as text and as bytes
+            let longer_text = format!("{t}{text_tail}");
+            prop_assert!(r.verify(&longer_text).is_err());
+            let mut longer = raw.clone();
+            longer.extend_from_slice(&byte_tail);
+            prop_assert!(r.verify(&URL_SAFE_NO_PAD.encode(&longer)).is_err());
+        }
+
+        #[test]
+        fn tokens_of_keys_not_in_the_ring_are_rejected(p in any_payload(), signer in any_key(), others in any_keys(), other_secret in prop::collection::vec(any::<u8>(), 16..64)) {
+            let t = Keyring::new(vec![signer.clone()]).unwrap().sign(&p).unwrap();
+            // a ring without the signer's id: unknown key
+            let strangers: Vec<SigningKey> = others.into_iter().filter(|k| k.id != signer.id).collect();
+            if !strangers.is_empty() {
+                prop_assert_eq!(Keyring::new(strangers.clone()).unwrap().verify(&t), Err(TokenError::UnknownKey));
+            }
+            // the signer's id with another secret: a bad signature, wherever it sits in the ring
+            prop_assume!(other_secret != signer.secret);
+            let impostor = SigningKey::new(signer.id.clone(), other_secret).unwrap();
+            let mut keys = strangers;
+            keys.push(impostor);
+            prop_assert_eq!(Keyring::new(keys).unwrap().verify(&t), Err(TokenError::BadSignature));
+        }
+
+        /// Rotation: a ring holding several keys verifies tokens signed by any of them, signs
+        /// with its first, and a ring that dropped a key no longer verifies that key's tokens.
+        #[test]
+        fn rotation_any_key_in_the_ring_verifies(p in any_payload(), keys in any_keys(), rot in any::<prop::sample::Index>()) {
+            let tokens: Vec<String> = keys.iter().map(|k| Keyring::new(vec![k.clone()]).unwrap().sign(&p).unwrap()).collect();
+            let mut order = keys.clone();
+            order.rotate_left(rot.index(keys.len()));
+            let ring = Keyring::new(order.clone()).unwrap();
+            for t in &tokens {
+                prop_assert_eq!(&ring.verify(t).unwrap(), &p);
+            }
+            prop_assert_eq!(&ring.sign(&p).unwrap(), &tokens[keys.iter().position(|k| k.id == order[0].id).unwrap()]);
+            if order.len() > 1 {
+                let dropped = order.pop().unwrap();
+                let smaller = Keyring::new(order).unwrap();
+                let t = &tokens[keys.iter().position(|k| k.id == dropped.id).unwrap()];
+                prop_assert_eq!(smaller.verify(t), Err(TokenError::UnknownKey));
+            }
+        }
+
+        /// Bodies that no signer would write, but with a valid tag (as if the key leaked, or a
+        /// bug wrote them): parsing them never panics, and what it accepts is a payload that
+        /// could have been signed.
+        #[test]
+        fn any_body_with_a_valid_tag_parses_safely(body in prop::collection::vec(any::<u8>(), 0..120), prefix in prop::sample::select(vec![
+            vec![],
+            1_796_000_000i64.to_be_bytes().to_vec(),
+            [1_796_000_000i64.to_be_bytes().as_slice(), &[0, 1]].concat(),
+            [1_796_000_000i64.to_be_bytes().as_slice(), &[1, 0]].concat(),
+            [1_796_000_000i64.to_be_bytes().as_slice(), &[0, 1, 3, b'a', b'b', b'c']].concat(),
+        ]), link in prop::option::of(any_link())) {
+            let r = ring(&["k1"]);
+            let key = r.signing_key();
+            let mut raw = vec![VERSION, key.id.len() as u8];
+            raw.extend_from_slice(key.id.as_bytes());
+            raw.extend_from_slice(&prefix);
+            raw.extend_from_slice(&body);
+            if let Some(link) = link {
+                raw.extend_from_slice(link.as_bytes());
+            }
+            let tag = key.mac(&raw);
+            raw.extend_from_slice(&tag[..TAG_LEN]);
+            let token = URL_SAFE_NO_PAD.encode(&raw);
+            if let Ok(p) = r.verify(&token) {
+                prop_assert!(is_http_url(&p.original_link));
+                if p.original_link.len() <= MAX_URL_LEN && !p.message_id.is_empty() {
+                    prop_assert_eq!(r.verify(&r.sign(&p).unwrap()).unwrap(), p);
+                }
+            }
+        }
+
+        #[test]
+        fn any_string_is_refused_without_panicking(s in "(?s).{0,400}") {
+            let r = ring(&["k1"]);
+            prop_assert!(r.verify(&s).is_err());
+        }
+    }
 }

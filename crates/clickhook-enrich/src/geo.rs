@@ -10,11 +10,16 @@
 //! `Reader::open_readfile` (memory-mapping needs `unsafe`, which the workspace forbids,
 //! and a mapped file that is replaced underneath the process is a crash waiting to
 //! happen anyway).
+//!
+//! Each load remembers which file it read ([`FileStamp`]: device, inode, size, modification
+//! and change times), so [`GeoDb::reload_if_changed`] can tell a replaced file from the one in
+//! service with one `stat`; [`crate::geo_watch::watch`] calls it every few seconds.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
 use clickhook_core::Geo;
@@ -26,6 +31,53 @@ type CityReader = Reader<Vec<u8>>;
 pub struct GeoDb {
     path: Option<PathBuf>,
     reader: ArcSwapOption<CityReader>,
+    /// The file as it was when it was last read (successfully or not); `None` when it was
+    /// missing then, or was never read.
+    stamp: Mutex<Option<FileStamp>>,
+}
+
+/// Which file, and which version of it: enough to notice that a file was replaced by a
+/// rename (new inode, as `geoipupdate` does it) or rewritten in place (new size, mtime or
+/// ctime; ctime changes even when `cp -p` keeps the old mtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+    changed: (i64, i64),
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path` now (following symlinks, as reading does).
+    pub fn of(path: &Path) -> std::io::Result<FileStamp> {
+        let meta = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        let (dev, ino, changed) = {
+            use std::os::unix::fs::MetadataExt as _;
+            (meta.dev(), meta.ino(), (meta.ctime(), meta.ctime_nsec()))
+        };
+        #[cfg(not(unix))]
+        let (dev, ino, changed) = (0, 0, (0, 0));
+        Ok(FileStamp { dev, ino, len: meta.len(), modified: meta.modified().ok(), changed })
+    }
+}
+
+/// What [`GeoDb::reload_if_changed`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// The file is the one read last time (or is still missing): nothing to do.
+    Unchanged,
+    /// The file changed and the new database is in service.
+    Reloaded,
+    /// The file changed but does not load; the database in service (if any) stays, and the
+    /// file is tried again when it changes again.
+    Failed(String),
+    /// The file was there last time and is gone (or unreadable) now; the database in service
+    /// (if any) stays.
+    Removed(String),
+    /// No database path is configured.
+    Disabled,
 }
 
 impl fmt::Debug for GeoDb {
@@ -42,6 +94,7 @@ impl GeoDb {
     /// [`reload`](Self::reload) picks the file up once it exists.
     pub fn open(path: impl Into<PathBuf>) -> GeoDb {
         let path = path.into();
+        let stamp = FileStamp::of(&path).ok();
         let reader = match read(&path) {
             Ok(reader) => Some(Arc::new(reader)),
             Err(error) => {
@@ -49,12 +102,12 @@ impl GeoDb {
                 None
             }
         };
-        GeoDb { path: Some(path), reader: ArcSwapOption::new(reader) }
+        GeoDb { path: Some(path), reader: ArcSwapOption::new(reader), stamp: Mutex::new(stamp) }
     }
 
     /// No database: every lookup answers `Geo::default()`.
     pub fn disabled() -> GeoDb {
-        GeoDb { path: None, reader: ArcSwapOption::empty() }
+        GeoDb { path: None, reader: ArcSwapOption::empty(), stamp: Mutex::new(None) }
     }
 
     /// The configured file, if any.
@@ -75,9 +128,35 @@ impl GeoDb {
         let Some(path) = &self.path else {
             return Err("geo lookups are disabled (no database path configured)".into());
         };
+        // The stamp is taken before the read: if the file changes while it is read, the
+        // next check sees a stamp other than this one and reads it again.
+        let stamp = FileStamp::of(path).ok();
+        *self.stamp.lock().unwrap_or_else(PoisonError::into_inner) = stamp;
         let reader = read(path)?;
         self.reader.store(Some(Arc::new(reader)));
         Ok(())
+    }
+
+    /// Reloads the file if it is not the one read last time: replaced by a rename, rewritten
+    /// in place, or created since. A file that fails to load leaves the database in service
+    /// as it is and is not tried again until it changes again. Blocking (reads the file).
+    pub fn reload_if_changed(&self) -> Refresh {
+        let Some(path) = &self.path else {
+            return Refresh::Disabled;
+        };
+        let last = *self.stamp.lock().unwrap_or_else(PoisonError::into_inner);
+        match FileStamp::of(path) {
+            Ok(now) if Some(now) == last => Refresh::Unchanged,
+            Ok(_) => match self.reload() {
+                Ok(()) => Refresh::Reloaded,
+                Err(error) => Refresh::Failed(error),
+            },
+            Err(_) if last.is_none() => Refresh::Unchanged,
+            Err(error) => {
+                *self.stamp.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                Refresh::Removed(format!("{}: {error}", path.display()))
+            }
+        }
     }
 
     /// Looks `ip` up. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are looked up, and

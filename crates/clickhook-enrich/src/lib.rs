@@ -12,6 +12,7 @@
 //!   redirect is what the reader is waiting for; the webhook can carry less.
 //! * **The geo database is hot-reloadable** ([`GeoDb::reload`]): GeoLite2 is refreshed
 //!   weekly, and swapping an `Arc` is cheaper and safer than restarting a redirect server.
+//!   [`geo_watch::watch`] notices a replaced file and reloads it.
 //! * **User-agent naming is data, not code** (`data/user-agents.toml`): the parts that go
 //!   stale (new browsers, mail apps, marketing names of OS releases) are edited in a
 //!   commented table; woothee, whose data stopped in 2021, only fills the gaps.
@@ -20,8 +21,10 @@
 
 pub mod agent;
 pub mod geo;
+pub mod geo_watch;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use clickhook_core::event::Platform;
 use clickhook_core::{ClientInfo, Geo, OsInfo};
@@ -32,7 +35,8 @@ pub use geo::GeoDb;
 /// The geo database and the user-agent table, together.
 #[derive(Debug)]
 pub struct Enricher {
-    pub geo: GeoDb,
+    /// Shared, so that [`geo_watch::watch`] can reload the very database lookups use.
+    pub geo: Arc<GeoDb>,
     pub agents: UserAgents,
 }
 
@@ -46,8 +50,8 @@ pub struct Enrichment {
 }
 
 impl Enricher {
-    pub fn new(geo: GeoDb, agents: UserAgents) -> Self {
-        Self { geo, agents }
+    pub fn new(geo: impl Into<Arc<GeoDb>>, agents: UserAgents) -> Self {
+        Self { geo: geo.into(), agents }
     }
 
     /// Geo lookups disabled, built-in user-agent table.

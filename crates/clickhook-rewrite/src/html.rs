@@ -7,6 +7,13 @@
 //! When a start tag *is* changed, lol_html re-serializes that one tag: the attributes it did
 //! not change keep their exact source text (quotes included), but the whitespace between
 //! attributes becomes a single space, and the changed `href` is written double-quoted.
+//!
+//! That re-serialization is faithful except for one kind of malformed tag, which is therefore
+//! never changed: one with an attribute whose name begins with `=`. The tokenizer only makes
+//! such a name after a `/` (`<a x/=y>` has the attributes `x` and `=y`); written back as
+//! `<a x =y>`, the `=y` becomes the value of `x`, and with a quote (`x/='y`) the value runs on
+//! to the next quote, possibly to the end of the body, swallowing the rest of the message
+//! (found by the `rewrite_html` fuzz target).
 
 use std::borrow::Cow;
 
@@ -25,7 +32,8 @@ const NO_TRACK: &str = "data-pm-no-track";
 ///
 /// A link is trackable when it is the `href` of an `<a>` or `<area>` element without a
 /// `data-pm-no-track` attribute and its scheme is `http` or `https` (in any case). Every
-/// `data-pm-no-track` attribute on an `<a>` or `<area>` is removed from the output.
+/// `data-pm-no-track` attribute on an `<a>` or `<area>` is removed from the output. A tag that
+/// could not be written back faithfully (see the module's documentation) is left as it is.
 pub fn rewrite_html(
     html: &str,
     track: &mut dyn FnMut(&str) -> Option<String>,
@@ -44,6 +52,9 @@ pub fn rewrite_html(
 }
 
 fn rewrite_link(el: &mut Element<'_, '_>, track: &mut dyn FnMut(&str) -> Option<String>) {
+    if !rewrites_faithfully(el) {
+        return;
+    }
     if el.has_attribute(NO_TRACK) {
         el.remove_attribute(NO_TRACK);
         return;
@@ -61,6 +72,12 @@ fn rewrite_link(el: &mut Element<'_, '_>, track: &mut dyn FnMut(&str) -> Option<
         // `set_attribute` only fails for an invalid attribute *name*, and "href" is valid.
         let _ = el.set_attribute("href", &escape_attribute_value(&tracked));
     }
+}
+
+/// Whether lol_html can write this start tag back, changed, without changing how the rest of
+/// it parses: not when an attribute's name begins with `=` (see the module's documentation).
+fn rewrites_faithfully(el: &Element<'_, '_>) -> bool {
+    !el.attributes().iter().any(|a| a.name().starts_with('='))
 }
 
 /// The URL a browser would follow for this (decoded) `href`, if its scheme is http or https.
@@ -338,6 +355,25 @@ mod tests {
             let result = rewrite_html(html, &mut |_| Some("T".to_owned()));
             assert!(result.is_ok(), "{html}: {result:?}");
         }
+    }
+
+    /// Found by the `rewrite_html` fuzz target: `b/='c` gives the attributes `b` and `='c`,
+    /// which lol_html would write back as `b ='c`, the start of a value for `b` that runs to
+    /// the next `'`: the rest of the body would have become part of the tag.
+    #[test]
+    fn a_tag_that_cannot_be_written_back_faithfully_is_left_alone() {
+        for html in [
+            "<a href=\"https://a.example/\" b/='c>x</a><p>the rest of the message</p>",
+            "<a b/=c href=\"https://a.example/\">x</a>",
+            "<area data-pm-no-track x/=y href=https://a.example/>",
+            "<a href=\"https://a.example/\" / ='c>x</a>",
+        ] {
+            untouched(html);
+        }
+        // The same tags with a space instead of the `/` are ordinary tags and are tracked.
+        let (out, seen) = rewrite("<a href=\"https://a.example/\" b ='c'>x</a><p>rest</p>");
+        assert_eq!(seen, ["https://a.example/"]);
+        assert_eq!(out, "<a href=\"https://t.example/T1\" b ='c'>x</a><p>rest</p>");
     }
 
     #[test]

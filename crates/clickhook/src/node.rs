@@ -197,7 +197,11 @@ impl Node {
             });
         }
         if roles.dispatch {
-            let geo = GeoDb::open(PathBuf::from(&cfg.geoip.city_database));
+            let geo = Arc::new(GeoDb::open(PathBuf::from(&cfg.geoip.city_database)));
+            if let Some(every) = settings.geo_reload_interval {
+                // The watcher reloads the same GeoDb the processor's Enricher looks up in.
+                tasks.spawn(clickhook_enrich::geo_watch::watch(geo.clone(), every, cancel.clone()));
+            }
             let processor = Arc::new(clickhook_clicks::ClickProcessor {
                 store: store.clone(),
                 enricher: Arc::new(Enricher::new(geo, UserAgents::builtin())),
