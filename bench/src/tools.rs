@@ -44,7 +44,17 @@ impl Running {
 }
 
 impl Drop for Running {
+    /// SIGTERM first, so that nginx's master takes its workers with it (a SIGKILLed master
+    /// leaves them running); SIGKILL after 3 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
