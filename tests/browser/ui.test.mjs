@@ -19,7 +19,7 @@ import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { REPO, sleep, startClickhook, waitFor } from '../js/clickhook.mjs';
+import { REPO, apiCall, sleep, startClickhook, waitFor } from '../js/clickhook.mjs';
 
 const SHOTS = path.join(REPO, 'target', 'ui-screenshots');
 const TOKEN = 'browser-test-token-7d2e91c4';
@@ -38,14 +38,7 @@ const problems = []; // page errors and Content-Security-Policy violations
 
 const until = (what, probe, ms = WAIT) => waitFor(what, probe, ms, () => node.output());
 
-async function api(method, p, body) {
-  const res = await fetch(`http://127.0.0.1:${apiPort}${p}`, {
-    method,
-    headers: { 'X-Postmark-Server-Token': TOKEN, Accept: 'application/json', 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = (method, p, body) => apiCall(apiPort, TOKEN, method, p, body);
 
 async function shot(name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });

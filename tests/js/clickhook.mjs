@@ -21,6 +21,16 @@ export const BIN = process.env.CLICKHOOK_BIN || path.join(REPO, 'target', 'debug
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A JSON API call to clickhook on 127.0.0.1:`apiPort` with the server token; returns status and body. */
+export async function apiCall(apiPort, token, method, p, body) {
+  const res = await fetch(`http://127.0.0.1:${apiPort}${p}`, {
+    method,
+    headers: { 'X-Postmark-Server-Token': token, Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export function freePort() {
   return new Promise((resolve, reject) => {

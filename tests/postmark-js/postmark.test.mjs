@@ -12,7 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import postmark from 'postmark';
-import { sleep, startClickhook, startReceiver, waitFor as waitUntil } from '../js/clickhook.mjs';
+import { apiCall, sleep, startClickhook, startReceiver, waitFor as waitUntil } from '../js/clickhook.mjs';
 
 const TOKEN = 'postmark-js-test-token-5f1c0a';
 
@@ -54,14 +54,7 @@ const tracked = {}; // MessageID -> /tracking/messages response
 const waitFor = (what, probe, ms = 20000) => waitUntil(what, probe, ms, () => node?.output() ?? '');
 
 /** A plain API call (for clickhook's own endpoints that the client library does not know). */
-async function api(method, p, body) {
-  const res = await fetch(`http://127.0.0.1:${apiPort}${p}`, {
-    method,
-    headers: { 'X-Postmark-Server-Token': TOKEN, Accept: 'application/json', 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = (method, p, body) => apiCall(apiPort, TOKEN, method, p, body);
 
 /** The error a promise rejects with (fails when it resolves). */
 async function rejection(promise) {
