@@ -303,6 +303,13 @@ fn migrate_click_facets(c: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The click insert with every facet column, built once rather than on each settle.
+static INSERT_CLICK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let cols = ClickField::ALL.iter().map(|f| f.column()).collect::<Vec<_>>().join(", ");
+    let marks = vec!["?"; 7 + ClickField::ALL.len()].join(", ");
+    format!("INSERT INTO clicks (event_id, server, message_id, received_at_ms, is_unique, expires_at_ms, event, {cols}) VALUES ({marks})")
+});
+
 /// The facet columns' values in [`ClickField::ALL`] order.
 fn facet_values(e: &clickhook_core::ClickEvent) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value;
@@ -535,12 +542,7 @@ impl Store for EmbeddedStore {
                 )? == 1;
                 {
                     use rusqlite::types::Value;
-                    let cols = ClickField::ALL.iter().map(|f| f.column()).collect::<Vec<_>>().join(", ");
-                    let marks = vec!["?"; 7 + ClickField::ALL.len()].join(", ");
-                    let mut ins = c.prepare_cached(&format!(
-                        "INSERT INTO clicks (event_id, server, message_id, received_at_ms, is_unique, expires_at_ms, event, {cols})
-                         VALUES ({marks})"
-                    ))?;
+                    let mut ins = c.prepare_cached(&INSERT_CLICK)?;
                     let mut values = vec![
                         Value::Text(o.event_id.to_string()),
                         Value::Text(o.click.server.clone()),
