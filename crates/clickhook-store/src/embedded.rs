@@ -5,6 +5,11 @@
 //! decades of crash-safety testing. `synchronous = FULL` makes a commit durable against
 //! power loss, not only against a crash of the process.
 //!
+//! Hits are not in SQLite: they go to the [`HitJournal`] (append-only files with a writer
+//! of their own), so that a redirect never waits behind a settle. A settle records its hit's
+//! id in `settled_hits` in the same transaction as the click, which is what makes a hit read
+//! again after a crash settle once.
+//!
 //! Writes go through one writer thread that commits in groups: it takes every write that is
 //! waiting (up to [`MAX_BATCH`]), runs each in its own savepoint, commits once, fsyncs once,
 //! and only then answers every caller. An fsync costs ~0.1-0.2 ms on the machines we run on;
@@ -21,6 +26,7 @@ use clickhook_core::{Hit, MessageRecord, Webhook, timefmt};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{Notify, oneshot};
 
+use crate::hit_journal::HitJournal;
 use crate::model::*;
 use crate::search::{self, ClickField, ClickSearch, StatKeys, StatRow, StatsQuery};
 use crate::{Result, Store, StoreError};
@@ -40,7 +46,7 @@ pub struct EmbeddedStore {
     writer: std::sync::mpsc::SyncSender<WriteJob>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
-    hits_ready: Arc<Notify>,
+    journal: HitJournal,
     deliveries_ready: Arc<Notify>,
 }
 
@@ -61,11 +67,8 @@ CREATE TABLE IF NOT EXISTS messages (
     expires_at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages(expires_at_ms);
-CREATE TABLE IF NOT EXISTS hits (
-    id BLOB PRIMARY KEY,
-    body TEXT NOT NULL,
-    lease_until_ms INTEGER NOT NULL DEFAULT 0
-);
+CREATE TABLE IF NOT EXISTS settled_hits (id BLOB PRIMARY KEY, at_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS settled_hits_at ON settled_hits(at_ms);
 CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS marks_expiry ON marks(expires_at_ms);
 CREATE TABLE IF NOT EXISTS clicks (
@@ -142,16 +145,28 @@ impl EmbeddedStore {
         let conn = open_conn(&path).map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         migrate_click_facets(&conn).map_err(unavailable)?;
+        let carried_over = take_legacy_hits(&conn).map_err(unavailable)?;
+        let journal_dir = dir.join("hits");
+        let journal = HitJournal::open(&journal_dir, &carried_over, crate::hit_journal::SEGMENT_BYTES)
+            .map_err(|e| unavailable(format!("cannot open the hit journal in {}: {e}", journal_dir.display())))?;
+        if !carried_over.is_empty() {
+            // Only once they are durable in the journal.
+            conn.execute_batch("DROP TABLE hits").map_err(unavailable)?;
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel::<WriteJob>(8192);
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || {
+                // Settles and API writes are background work: redirects go to the journal.
+                crate::thread_priority::lower_current_thread(crate::thread_priority::BACKGROUND_NICE);
+                writer_loop(conn, rx)
+            })
             .map_err(unavailable)?;
         Ok(Self {
             writer: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
             path,
-            hits_ready: Arc::new(Notify::new()),
+            journal,
             deliveries_ready: Arc::new(Notify::new()),
         })
     }
@@ -263,6 +278,22 @@ fn writer_loop(conn: Connection, rx: std::sync::mpsc::Receiver<WriteJob>) {
             reply(committed.clone());
         }
     }
+}
+
+/// Hits left in the `hits` table by a version that kept them in SQLite: taken out so that
+/// the journal holds them (the table is dropped once they are durable there).
+fn take_legacy_hits(c: &Connection) -> rusqlite::Result<Vec<Hit>> {
+    let exists: bool = c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'hits'", [], |r| r.get::<_, i64>(0))? > 0;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let mut st = c.prepare("SELECT body FROM hits ORDER BY id")?;
+    let bodies = st.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    let hits: Vec<Hit> = bodies.iter().filter_map(|b| serde_json::from_str(b).ok()).collect();
+    if hits.is_empty() {
+        c.execute_batch("DROP TABLE hits")?;
+    }
+    Ok(hits)
 }
 
 fn json_err(e: serde_json::Error) -> rusqlite::Error {
@@ -492,33 +523,36 @@ impl Store for EmbeddedStore {
     }
 
     async fn append_hit(&self, hit: &Hit) -> Result<()> {
-        let id = hit.id;
-        let body = serde_json::to_string(hit).map_err(unavailable)?;
-        self.write(move |c| {
-            c.execute("INSERT OR IGNORE INTO hits (id, body) VALUES (?1, ?2)", params![id.as_bytes().as_slice(), body])?;
-            Ok(())
-        })
-        .await?;
-        self.hits_ready.notify_one();
-        Ok(())
+        self.journal.append(hit).await.map_err(StoreError::Unavailable)
     }
 
     async fn claim_hits(&self, max: usize, lease: Duration) -> Result<Vec<Hit>> {
-        let now = now_ms();
-        let until = now + lease.as_millis() as i64;
-        let bodies = self
-            .write(move |c| {
-                let mut st = c.prepare_cached(
-                    "UPDATE hits SET lease_until_ms = ?1 WHERE id IN
-                       (SELECT id FROM hits WHERE lease_until_ms <= ?2 ORDER BY id LIMIT ?3)
-                     RETURNING body",
-                )?;
-                let rows = st.query_map(params![until, now, max as i64], |r| r.get::<_, String>(0))?;
-                rows.collect::<rusqlite::Result<Vec<String>>>()
+        let claimed = self.journal.claim(max, lease).await.map_err(StoreError::Unavailable)?;
+        let replayed: Vec<uuid::Uuid> = claimed.iter().filter(|c| c.replayed).map(|c| c.hit.id).collect();
+        let settled = if replayed.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            // Read again after a restart: drop what was settled before it.
+            self.read(move |c| {
+                let mut st = c.prepare_cached("SELECT 1 FROM settled_hits WHERE id = ?1")?;
+                let mut done = std::collections::HashSet::new();
+                for id in replayed {
+                    if st.exists([id.as_bytes().as_slice()])? {
+                        done.insert(id);
+                    }
+                }
+                Ok(done)
             })
-            .await?;
-        let mut hits: Vec<Hit> = bodies.iter().filter_map(|b| serde_json::from_str(b).ok()).collect();
-        hits.sort_by_key(|h| h.id);
+            .await?
+        };
+        let mut hits = Vec::with_capacity(claimed.len());
+        for c in claimed {
+            if settled.contains(&c.hit.id) {
+                self.journal.settled(c.hit.id);
+            } else {
+                hits.push(c.hit);
+            }
+        }
         Ok(hits)
     }
 
@@ -527,10 +561,16 @@ impl Store for EmbeddedStore {
             HitDecision::Click(o) => Some(serde_json::to_string(&o.click.event).map_err(unavailable)?),
             HitDecision::Discard => None,
         };
+        if !self.journal.holds(hit_id) && self.journal.unread() == 0 {
+            return Ok(Settled::AlreadySettled);
+        }
         let settled = self
             .write(move |c| {
-                let gone = c.execute("DELETE FROM hits WHERE id = ?1", [hit_id.as_bytes().as_slice()])? == 0;
-                if gone {
+                let first = c
+                    .prepare_cached("INSERT INTO settled_hits (id, at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
+                    .execute(params![hit_id.as_bytes().as_slice(), now_ms()])?
+                    == 1;
+                if !first {
                     return Ok(Settled::AlreadySettled);
                 }
                 let HitDecision::Click(o) = decision else { return Ok(Settled::Discarded) };
@@ -570,6 +610,7 @@ impl Store for EmbeddedStore {
                 Ok(Settled::Unique { deliveries: o.webhook_ids.len() })
             })
             .await?;
+        self.journal.settled(hit_id);
         if matches!(settled, Settled::Unique { deliveries } if deliveries > 0) {
             self.deliveries_ready.notify_one();
         }
@@ -577,7 +618,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn wait_for_hits(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.hits_ready.notified()).await;
+        self.journal.wait(timeout).await;
     }
 
     async fn create_webhook(&self, webhook: Webhook) -> Result<Webhook> {
@@ -812,6 +853,21 @@ impl Store for EmbeddedStore {
                 break;
             }
         }
+        // A settled hit's record is needed only while its journal segment may be read again.
+        let before = self.journal.oldest_segment_ms() - 600_000;
+        loop {
+            let n = self
+                .write(move |c| {
+                    c.execute(
+                        "DELETE FROM settled_hits WHERE id IN (SELECT id FROM settled_hits WHERE at_ms < ?1 LIMIT ?2)",
+                        params![before, PURGE_BATCH as i64],
+                    )
+                })
+                .await?;
+            if n < PURGE_BATCH {
+                break;
+            }
+        }
         // Keeps the query planner's statistics current, so that a search with several
         // filters starts from the most selective index.
         self.write(|c| c.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize;")).await?;
@@ -832,8 +888,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn stats(&self) -> Result<StoreStats> {
-        self.read(|c| {
-            let pending_hits: i64 = c.query_row("SELECT count(*) FROM hits", [], |r| r.get(0))?;
+        let pending_hits = self.journal.pending();
+        let mut stats = self.read(|c| {
             let (pending, oldest): (i64, Option<i64>) = c.query_row(
                 "SELECT count(*), min(created_at_ms) FROM deliveries WHERE state = 'pending'",
                 [],
@@ -841,12 +897,14 @@ impl Store for EmbeddedStore {
             )?;
             let dead: i64 = c.query_row("SELECT count(*) FROM deliveries WHERE state = 'dead'", [], |r| r.get(0))?;
             Ok(StoreStats {
-                pending_hits: pending_hits as u64,
+                pending_hits: 0,
                 pending_deliveries: pending as u64,
                 dead_deliveries: dead as u64,
                 oldest_pending_delivery_ms: oldest,
             })
         })
-        .await
+        .await?;
+        stats.pending_hits = pending_hits;
+        Ok(stats)
     }
 }

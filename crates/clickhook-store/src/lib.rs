@@ -14,10 +14,12 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod hit_journal;
 pub mod instrumented;
 pub mod redis;
 mod model;
 pub mod search;
+pub mod thread_priority;
 
 pub use model::*;
 pub use search::{ClickField, ClickSearch, StatKeys, StatRow, StatsQuery};

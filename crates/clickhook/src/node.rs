@@ -61,6 +61,40 @@ pub struct Node {
     pub created_default_token: Option<String>,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
+    background: Option<Background>,
+}
+
+/// The runtime of the dispatch role's work (click processing, delivery, purges), apart from
+/// the one that serves redirects and the API, with its threads at lower CPU priority
+/// ([`clickhook_store::thread_priority`]): under a flood of clicks the link host keeps the
+/// CPU and the processor works off the durable backlog afterwards.
+struct Background(Option<tokio::runtime::Runtime>);
+
+impl Background {
+    fn start() -> anyhow::Result<Self> {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("clickhook-background")
+            .on_thread_start(|| clickhook_store::thread_priority::lower_current_thread(clickhook_store::thread_priority::BACKGROUND_NICE))
+            .enable_all()
+            .build()
+            .context("starting the background runtime")?;
+        Ok(Self(Some(rt)))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        self.0.as_ref().map(|r| r.handle().clone()).expect("the background runtime runs until the node is dropped")
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // Dropping a runtime may block, which is not allowed on an async thread.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 fn random_secret() -> Vec<u8> {
@@ -130,7 +164,15 @@ impl Node {
         let keyring = keyring(&settings, store.as_ref()).await?;
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let mut node = Node { redirect_addr: None, api_addr: None, store: store.clone(), created_default_token: None, cancel: cancel.clone(), tasks: JoinSet::new() };
+        let mut node = Node {
+            redirect_addr: None,
+            api_addr: None,
+            store: store.clone(),
+            created_default_token: None,
+            cancel: cancel.clone(),
+            tasks: JoinSet::new(),
+            background: None,
+        };
         if let Some(h) = metrics.clone() {
             tasks.spawn(crate::ops::run_upkeep(h, cancel.clone()));
         }
@@ -197,10 +239,13 @@ impl Node {
             });
         }
         if roles.dispatch {
+            let background = Background::start()?;
+            let bg = background.handle();
+            node.background = Some(background);
             let geo = Arc::new(GeoDb::open(PathBuf::from(&cfg.geoip.city_database)));
             if let Some(every) = settings.geo_reload_interval {
                 // The watcher reloads the same GeoDb the processor's Enricher looks up in.
-                tasks.spawn(clickhook_enrich::geo_watch::watch(geo.clone(), every, cancel.clone()));
+                tasks.spawn_on(clickhook_enrich::geo_watch::watch(geo.clone(), every, cancel.clone()), &bg);
             }
             let processor = Arc::new(clickhook_clicks::ClickProcessor {
                 store: store.clone(),
@@ -211,7 +256,7 @@ impl Node {
             let enricher = processor.enricher.clone();
             health.set_geo(move || enricher.geo.is_loaded());
             let c = cancel.clone();
-            tasks.spawn(async move { processor.run(c).await });
+            tasks.spawn_on(async move { processor.run(c).await }, &bg);
             let dispatcher = Arc::new(clickhook_dispatch::Dispatcher::new(
                 store.clone(),
                 clickhook_dispatch::DispatchSettings {
@@ -227,10 +272,10 @@ impl Node {
             ));
             let c = cancel.clone();
             let grace = settings.request_timeout + Duration::from_secs(1);
-            tasks.spawn(async move { dispatcher.run(c, grace).await });
+            tasks.spawn_on(async move { dispatcher.run(c, grace).await }, &bg);
             // Retention: drop what has expired, now and every hour.
             let (c, s) = (cancel.clone(), store.clone());
-            tasks.spawn(async move {
+            let purge = async move {
                 loop {
                     match s.purge_expired(timefmt::unix_ms(time::OffsetDateTime::now_utc())).await {
                         Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired records"),
@@ -242,7 +287,8 @@ impl Node {
                         () = c.cancelled() => return,
                     }
                 }
-            });
+            };
+            tasks.spawn_on(purge, &bg);
         }
         node.tasks = tasks;
         Ok(node)
@@ -252,5 +298,6 @@ impl Node {
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         while self.tasks.join_next().await.is_some() {}
+        drop(self.background.take());
     }
 }
