@@ -1,7 +1,7 @@
 //! The benchmark harness: clickhook against nginx on the same machine, in one run.
 //!
 //! `cargo run --release -p clickhook-bench [-- --quick] [--backends embedded,redis] [--secs N]
-//!  [--only redirect,dispatch,latency,growth] [--geo PATH]`
+//!  [--only redirect,dispatch,latency,growth] [--geo PATH] [--connections N]`
 //!
 //! Every figure is taken in this run next to its baseline, and reported as a ratio, because
 //! the machines we run on are shared and noisy: a lone absolute number says little. The server
@@ -49,6 +49,8 @@ struct Opts {
     growth_messages: usize,
     /// Loads to run (redirect, dispatch, latency, growth); all by default.
     only: Vec<String>,
+    /// Connections of the closed-loop loads, the same for clickhook and its baseline.
+    connections: usize,
 }
 
 fn opts() -> Result<Opts> {
@@ -69,6 +71,7 @@ fn opts() -> Result<Opts> {
         server_cpu: "0".into(),
         load_cpu: if multi { "1".into() } else { "0".into() },
         growth_messages: if quick { 100_000 } else { 1_000_000 },
+        connections: flag("--connections").map_or(Ok(64), |s| s.parse()).context("--connections")?,
         only: flag("--only").unwrap_or_else(|| "redirect,dispatch,latency,growth".into()).split(',').map(str::to_owned).collect(),
     })
 }
@@ -126,8 +129,8 @@ async fn redirect(o: &Opts, r: &mut Report, nginx: &Nginx, backend: &str) -> Res
     let paths_file = dir.join("paths.txt");
     write_lines(&paths_file, closed.iter().cloned())?;
     let script = tools::wrk_script(&dir, Some(&paths_file), None)?;
-    let base = tools::wrk(&o.load_cpu, &format!("http://127.0.0.1:{}", nginx.redirect_port), &script, 1, 64, o.secs)?;
-    let ch = tools::wrk(&o.load_cpu, &format!("http://127.0.0.1:{}", node.link_port), &script, 1, 64, o.secs)?;
+    let base = tools::wrk(&o.load_cpu, &format!("http://127.0.0.1:{}", nginx.redirect_port), &script, 1, o.connections, o.secs)?;
+    let ch = tools::wrk(&o.load_cpu, &format!("http://127.0.0.1:{}", node.link_port), &script, 1, o.connections, o.secs)?;
     r.line(format!("\n### Load 1: redirect ({backend} store)\n"));
     r.line("| server | requests/s | p50 ms | p99 ms | errors |".into());
     r.line("|---|---|---|---|---|".into());
@@ -201,7 +204,7 @@ async fn dispatch(o: &Opts, r: &mut Report, nginx: &Nginx) -> Result<()> {
     let body = dir.join("click.json");
     std::fs::write(&body, clickhook_core_example())?;
     let script = tools::wrk_script(&dir, None, Some(&body))?;
-    let base = tools::wrk(&o.load_cpu, &format!("http://127.0.0.1:{}/hook", nginx.ok_port), &script, 1, 64, o.secs)?;
+    let base = tools::wrk(&o.load_cpu, &format!("http://127.0.0.1:{}/hook", nginx.ok_port), &script, 1, o.connections, o.secs)?;
     let rate = delivered as f64 / secs;
     r.line("\n### Load 2: dispatch (embedded store)\n".into());
     r.line(format!("clickhook delivered {delivered} due Click events to nginx `return 200` in {secs:.1} s: **{rate:.0} events/s**; wrk POSTing the same body to that nginx: {:.0} requests/s.", base.requests_per_sec));
@@ -255,7 +258,7 @@ async fn growth(o: &Opts, r: &mut Report, nginx: &Nginx) -> Result<()> {
         let f = dir.join(format!("{name}.txt"));
         write_lines(&f, paths)?;
         let script = tools::wrk_script(&dir, Some(&f), None)?;
-        tools::wrk(&o.load_cpu, &format!("http://127.0.0.1:{}", node.link_port), &script, 1, 64, o.secs)
+        tools::wrk(&o.load_cpu, &format!("http://127.0.0.1:{}", node.link_port), &script, 1, o.connections, o.secs)
     };
     let probe = if o.quick { 100_000 } else { 400_000 };
     let _ = node.track(0, 10_000, 1).await?;
