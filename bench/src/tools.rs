@@ -238,7 +238,7 @@ pub struct RateResult {
 /// so a stall is counted against every request it delays), over the URLs in `urls_file`.
 pub fn oha_rate(cpu_list: &str, urls_file: &Path, rate: f64, secs: u64, connections: usize) -> Result<RateResult> {
     let out = pinned(cpu_list, "oha")
-        .args(["--no-tui", "--output-format", "json", "--latency-correction", "--disable-keepalive=false"])
+        .args(["--no-tui", "--output-format", "json", "--latency-correction"])
         .args(["-q", &format!("{rate:.0}"), "-z", &format!("{secs}s"), "-c", &connections.to_string()])
         .args(["--redirect", "0", "--urls-from-file"])
         .arg(urls_file)

@@ -8,7 +8,12 @@
 //! a group of waiting hits is one `write` and one `fdatasync`, and nothing else is in line.
 //!
 //! Files: `<dir>/<seq>-<created_ms>.jsonl`, one JSON hit per line. The writer appends to the
-//! newest segment and starts a new one past [`SEGMENT_BYTES`]. A segment is deleted when it
+//! newest segment and starts a new one past [`SEGMENT_BYTES`]. The segment being written is
+//! zero-filled ahead of its end, so that a sync flushes data, not metadata; the zeros after
+//! the last line are ignored when a segment is read. The next segment is made, zero-filled
+//! to its full size, by a helper thread once the current one is half full, so the writer
+//! never waits for zeros to reach the disk (only the first segment of a run grows by
+//! [`PREALLOCATE`] steps, to keep small and short-lived stores small). A segment is deleted when it
 //! is no longer written to, has been read to its end, and every hit read from it is settled.
 //!
 //! Reading: claims lease hits from a window of at most [`WINDOW`] hits held in memory. When
@@ -24,6 +29,7 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,6 +43,10 @@ pub const SEGMENT_BYTES: u64 = 32 * 1024 * 1024;
 pub const WINDOW: usize = 4096;
 /// Most hits written with one `fdatasync`.
 const MAX_GROUP: usize = 1024;
+/// Segments are filled with zeros this far ahead of the writing position. Writing into
+/// blocks that already exist lets `fdatasync` skip the file's metadata: on our disks it took
+/// 0.13 ms instead of 0.34 ms per synced write (dd oflag=dsync, conv=notrunc vs append).
+const PREALLOCATE: u64 = 1024 * 1024;
 
 /// A hit handed out by [`HitJournal::claim`].
 #[derive(Debug, Clone, PartialEq)]
@@ -254,6 +264,30 @@ fn complete_lines(path: &Path) -> std::io::Result<(u64, u64)> {
     }
 }
 
+fn preallocation(segment_bytes: u64) -> u64 {
+    PREALLOCATE.min(segment_bytes).max(4096)
+}
+
+/// Writes `len` zero bytes at `from` and syncs them.
+fn zero_fill(file: &File, from: u64, len: u64) -> std::io::Result<()> {
+    let zeros = vec![0u8; 64 * 1024];
+    let mut at = from;
+    while at < from + len {
+        let n = zeros.len().min((from + len - at) as usize);
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    file.sync_data()
+}
+
+/// A new, empty segment, zero-filled for its first writes and durable in its directory.
+fn create_segment(dir: &Path, path: &Path, segment_bytes: u64) -> std::io::Result<File> {
+    let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
+    zero_fill(&file, 0, preallocation(segment_bytes))?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -328,11 +362,7 @@ impl HitJournal {
         let seq = last_seq + 1;
         let created_ms = now_ms();
         let path = dir.join(segment_name(seq, created_ms));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)?;
-        sync_dir(dir)?;
+        let file = create_segment(dir, &path, segment_bytes)?;
         state.segments.insert(
             seq,
             Segment {
@@ -548,6 +578,9 @@ fn writer(
     shared: Arc<Shared>,
 ) {
     let mut len = 0u64;
+    let mut allocated = preallocation(segment_bytes);
+    let (prepare, prepared) = spawn_preparer(dir.clone(), segment_bytes);
+    let mut next_requested = false;
     let mut buf = Vec::with_capacity(1 << 20);
     while let Ok(first) = rx.recv() {
         let mut group = Vec::new();
@@ -574,7 +607,7 @@ fn writer(
             continue;
         }
         let start = len;
-        let written = file.write_all(&buf).and_then(|()| file.sync_data());
+        let written = file.write_all_at(&buf, start).and_then(|()| file.sync_data());
         let n = buf.len() as u64;
         buf.clear();
         match written {
@@ -606,10 +639,22 @@ fn writer(
                 for r in replies {
                     let _ = r.send(Ok(()));
                 }
+                if !next_requested && len >= segment_bytes / 2 {
+                    next_requested = prepare.send(seq + 1).is_ok();
+                }
+                if allocated < segment_bytes && allocated.saturating_sub(len) < preallocation(segment_bytes) / 2 {
+                    // After the replies: the next group may wait for this, not this one.
+                    match zero_fill(&file, allocated, preallocation(segment_bytes)) {
+                        Ok(()) => allocated += preallocation(segment_bytes),
+                        Err(e) => tracing::warn!(error = %e, "hit journal: cannot preallocate; appends will grow the file"),
+                    }
+                }
                 if len >= segment_bytes {
-                    match rotate(&dir, seq, len, &shared) {
-                        Ok((f, s)) => {
-                            (file, seq, len) = (f, s, 0);
+                    let ready = if next_requested { prepared.recv().ok().and_then(|r| r.map_err(|e| tracing::warn!(error = %e, "hit journal: the next segment could not be prepared")).ok()) } else { None };
+                    next_requested = false;
+                    match rotate(&dir, seq, len, segment_bytes, ready, &shared) {
+                        Ok((f, s, a)) => {
+                            (file, seq, len, allocated) = (f, s, 0, a);
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "hit journal: cannot start a new segment; appending to the current one")
@@ -620,9 +665,10 @@ fn writer(
             Err(e) => {
                 let msg = format!("writing the hit journal: {e}");
                 tracing::error!(error = %msg, "hit journal: a group of hits was not written");
-                // Take back whatever part of the group reached the file.
-                if let Err(e) = file.set_len(start) {
-                    tracing::error!(error = %e, "hit journal: cannot cut a failed write off the segment");
+                // Take back whatever part of the group reached the file: the next group is
+                // written at the same place, and no line of this one may outlive it.
+                if let Err(e) = file.write_all_at(&vec![0; n as usize], start) {
+                    tracing::error!(error = %e, "hit journal: cannot clear a failed write from the segment");
                 }
                 for (_, r) in group {
                     let _ = r.send(Err(msg.clone()));
@@ -632,16 +678,59 @@ fn writer(
     }
 }
 
-/// Closes segment `seq` (of `len` bytes) and starts the next one.
-fn rotate(dir: &Path, seq: u64, len: u64, shared: &Shared) -> std::io::Result<(File, u64)> {
+/// A segment made ahead of time, zero-filled to its full size.
+struct Prepared {
+    seq: u64,
+    created_ms: i64,
+    path: PathBuf,
+    file: File,
+}
+
+/// The thread that makes the next segment while the current one fills.
+fn spawn_preparer(
+    dir: PathBuf,
+    segment_bytes: u64,
+) -> (std::sync::mpsc::Sender<u64>, std::sync::mpsc::Receiver<std::io::Result<Prepared>>) {
+    let (ask, asked) = std::sync::mpsc::channel::<u64>();
+    let (give, given) = std::sync::mpsc::channel();
+    let made = std::thread::Builder::new().name("hit-journal-prep".into()).spawn(move || {
+        while let Ok(seq) = asked.recv() {
+            let created_ms = now_ms();
+            let path = dir.join(segment_name(seq, created_ms));
+            let made = OpenOptions::new().read(true).write(true).create_new(true).open(&path).and_then(|file| {
+                zero_fill(&file, 0, segment_bytes)?;
+                sync_dir(&dir)?;
+                Ok(Prepared { seq, created_ms, path: path.clone(), file })
+            });
+            if made.is_err() {
+                let _ = std::fs::remove_file(&path);
+            }
+            if give.send(made).is_err() {
+                return;
+            }
+        }
+    });
+    if let Err(e) = made {
+        tracing::warn!(error = %e, "hit journal: no thread to prepare segments; they will be made when needed");
+    }
+    (ask, given)
+}
+
+/// Closes segment `seq` (of `len` bytes) and starts the next one: `ready` when the preparer
+/// made it, else a new one now. Returns the file, its number and how much of it is allocated.
+fn rotate(dir: &Path, seq: u64, len: u64, segment_bytes: u64, ready: Option<Prepared>, shared: &Shared) -> std::io::Result<(File, u64, u64)> {
     let next = seq + 1;
-    let created_ms = now_ms();
-    let path = dir.join(segment_name(next, created_ms));
-    let file = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(&path)?;
-    sync_dir(dir)?;
+    let (file, path, created_ms, allocated) = match ready {
+        Some(p) if p.seq == next => (p.file, p.path, p.created_ms, segment_bytes),
+        other => {
+            if let Some(p) = other {
+                let _ = std::fs::remove_file(&p.path);
+            }
+            let created_ms = now_ms();
+            let path = dir.join(segment_name(next, created_ms));
+            (create_segment(dir, &path, segment_bytes)?, path, created_ms, preallocation(segment_bytes))
+        }
+    };
     let mut st = shared.state();
     if let Some(s) = st.segments.get_mut(&seq) {
         s.active = false;
@@ -673,7 +762,7 @@ fn rotate(dir: &Path, seq: u64, len: u64, shared: &Shared) -> std::io::Result<(F
     for p in done {
         let _ = std::fs::remove_file(p);
     }
-    Ok((file, next))
+    Ok((file, next, allocated))
 }
 
 #[cfg(test)]
