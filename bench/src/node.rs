@@ -49,6 +49,9 @@ city_database = "{geo}"
 [webhooks]
 allow_private_targets = true
 retry_schedule = {retry}
+# One receiver takes every event here: let it have all of the node's delivery slots (the
+# default, 8, is for nodes with many receivers; see config/clickhook.toml).
+per_webhook_concurrency = 64
 breaker_failures = 1000
 breaker_cooldown = "10ms"
 [log]

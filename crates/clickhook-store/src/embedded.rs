@@ -35,7 +35,10 @@ use crate::{Result, Store, StoreError};
 pub const MAX_BATCH: usize = 512;
 /// Expired clicks deleted per write by `purge_expired`.
 const PURGE_BATCH: usize = 2000;
-const READ_POOL: usize = 4;
+/// Read connections kept open. The processor runs up to 64 hits at once, each reading its
+/// message and webhooks; fewer pooled connections meant opening (and parsing the schema
+/// of) a new one for most reads under load.
+const READ_POOL: usize = 16;
 const DB_FILE: &str = "clickhook.sqlite3";
 
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
@@ -134,6 +137,8 @@ fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "foreign_keys", "OFF")?;
+    // Savepoint journals (one per write in a group commit) in memory, not in temp files.
+    c.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(c)
 }
 
@@ -179,10 +184,10 @@ impl EmbeddedStore {
         let (tx, rx) = oneshot::channel::<Result<R>>();
         let job: WriteJob = Box::new(move |conn: Option<&Connection>| {
             let outcome = conn.ok_or_else(|| rusqlite::Error::InvalidQuery).and_then(|conn| {
-                conn.execute_batch("SAVEPOINT op")?;
+                conn.prepare_cached("SAVEPOINT op")?.execute([])?;
                 match f(conn) {
                     Ok(r) => {
-                        conn.execute_batch("RELEASE op")?;
+                        conn.prepare_cached("RELEASE op")?.execute([])?;
                         Ok(r)
                     }
                     Err(e) => {
@@ -261,7 +266,7 @@ fn writer_loop(conn: Connection, rx: std::sync::mpsc::Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut st| st.execute([])) {
             let msg = e.to_string();
             tracing::error!(error = %msg, "store: cannot begin a transaction");
             for job in batch {
@@ -270,7 +275,7 @@ fn writer_loop(conn: Connection, rx: std::sync::mpsc::Receiver<WriteJob>) {
             continue;
         }
         let replies: Vec<Reply> = batch.into_iter().map(|job| job(Some(&conn))).collect();
-        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let committed = conn.prepare_cached("COMMIT").and_then(|mut st| st.execute([])).map(|_| ()).map_err(|e| e.to_string());
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -353,13 +358,13 @@ fn stat_tag(c: &Connection, server: &str, day: &str, tag: &str) -> rusqlite::Res
     if tag.is_empty() {
         return Ok(String::new());
     }
-    let new = c.execute("INSERT OR IGNORE INTO click_stat_tags (server, day, tag) VALUES (?1, ?2, ?3)", params![server, day, tag])? == 1;
+    let new = c.prepare_cached("INSERT OR IGNORE INTO click_stat_tags (server, day, tag) VALUES (?1, ?2, ?3)")?.execute( params![server, day, tag])? == 1;
     if !new {
         return Ok(tag.to_owned());
     }
-    let n: i64 = c.query_row("SELECT count(*) FROM click_stat_tags WHERE server = ?1 AND day = ?2", params![server, day], |r| r.get(0))?;
+    let n: i64 = c.prepare_cached("SELECT count(*) FROM click_stat_tags WHERE server = ?1 AND day = ?2")?.query_row( params![server, day], |r| r.get(0))?;
     if n as usize > search::MAX_STAT_TAGS_PER_DAY {
-        c.execute("DELETE FROM click_stat_tags WHERE server = ?1 AND day = ?2 AND tag = ?3", params![server, day, tag])?;
+        c.prepare_cached("DELETE FROM click_stat_tags WHERE server = ?1 AND day = ?2 AND tag = ?3")?.execute( params![server, day, tag])?;
         return Ok(search::OVERFLOW_TAG.to_owned());
     }
     Ok(tag.to_owned())
@@ -479,14 +484,14 @@ impl Store for EmbeddedStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+        self.read(|c| c.prepare_cached("SELECT 1")?.query_row( [], |_| Ok(()))).await
     }
 
     async fn get_or_init_meta(&self, key: &str, init: &str) -> Result<(String, bool)> {
         let (key, init) = (key.to_owned(), init.to_owned());
         self.write(move |c| {
-            let n = c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)", params![key, init])?;
-            let v: String = c.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0))?;
+            let n = c.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)")?.execute( params![key, init])?;
+            let v: String = c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row( [&key], |r| r.get(0))?;
             Ok((v, n == 1))
         })
         .await
@@ -502,9 +507,8 @@ impl Store for EmbeddedStore {
             if owner.is_some_and(|o| o != m.server) {
                 return Err(conflict(format!("MessageID {} is already tracked by another server", m.message_id)));
             }
-            c.execute(
-                "INSERT INTO messages (message_id, server, body, expires_at_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (message_id) DO UPDATE SET body = excluded.body, expires_at_ms = excluded.expires_at_ms",
+            c.prepare_cached("INSERT INTO messages (message_id, server, body, expires_at_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (message_id) DO UPDATE SET body = excluded.body, expires_at_ms = excluded.expires_at_ms")?.execute(
                 params![m.message_id, m.server, body, expires_at_ms],
             )?;
             Ok(())
@@ -516,7 +520,7 @@ impl Store for EmbeddedStore {
         let id = message_id.to_owned();
         self.read(move |c| {
             let body: Option<String> =
-                c.query_row("SELECT body FROM messages WHERE message_id = ?1", params![id], |r| r.get(0)).optional()?;
+                c.prepare_cached("SELECT body FROM messages WHERE message_id = ?1")?.query_row( params![id], |r| r.get(0)).optional()?;
             body.map(|b| from_json(&b)).transpose()
         })
         .await
@@ -574,10 +578,9 @@ impl Store for EmbeddedStore {
                     return Ok(Settled::AlreadySettled);
                 }
                 let HitDecision::Click(o) = decision else { return Ok(Settled::Discarded) };
-                let fresh = c.execute(
-                    "INSERT INTO marks (key, expires_at_ms) VALUES (?1, ?2)
+                let fresh = c.prepare_cached("INSERT INTO marks (key, expires_at_ms) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms
-                     WHERE marks.expires_at_ms <= ?3",
+                     WHERE marks.expires_at_ms <= ?3")?.execute(
                     params![o.mark_key, o.expires_at_ms, o.click.received_at_ms],
                 )? == 1;
                 {
@@ -624,8 +627,7 @@ impl Store for EmbeddedStore {
     async fn create_webhook(&self, webhook: Webhook) -> Result<Webhook> {
         let body = serde_json::to_string(&webhook).map_err(unavailable)?;
         self.write(move |c| {
-            c.execute(
-                "INSERT INTO webhooks (server, stream, body) VALUES (?1, ?2, ?3)",
+            c.prepare_cached("INSERT INTO webhooks (server, stream, body) VALUES (?1, ?2, ?3)")?.execute(
                 params![webhook.server, webhook.message_stream, body],
             )?;
             Ok(Webhook { id: c.last_insert_rowid(), ..webhook })
@@ -659,8 +661,7 @@ impl Store for EmbeddedStore {
         let w = webhook.clone();
         let body = serde_json::to_string(&w).map_err(unavailable)?;
         self.write(move |c| {
-            Ok(c.execute(
-                "UPDATE webhooks SET stream = ?1, body = ?2 WHERE id = ?3 AND server = ?4",
+            Ok(c.prepare_cached("UPDATE webhooks SET stream = ?1, body = ?2 WHERE id = ?3 AND server = ?4")?.execute(
                 params![w.message_stream, body, w.id, w.server],
             )? == 1)
         })
@@ -669,7 +670,7 @@ impl Store for EmbeddedStore {
 
     async fn delete_webhook(&self, server: &str, id: i64) -> Result<bool> {
         let server = server.to_owned();
-        self.write(move |c| Ok(c.execute("DELETE FROM webhooks WHERE id = ?1 AND server = ?2", params![id, server])? == 1))
+        self.write(move |c| Ok(c.prepare_cached("DELETE FROM webhooks WHERE id = ?1 AND server = ?2")?.execute( params![id, server])? == 1))
             .await
     }
 
@@ -704,11 +705,10 @@ impl Store for EmbeddedStore {
             let (state, next_at) = next.state();
             let state = state.as_str();
             if next != NextStep::Dropped {
-                c.execute("INSERT INTO attempts (delivery_id, body) VALUES (?1, ?2)", params![delivery_id, body])?;
+                c.prepare_cached("INSERT INTO attempts (delivery_id, body) VALUES (?1, ?2)")?.execute( params![delivery_id, body])?;
             }
-            c.execute(
-                "UPDATE deliveries SET state = ?1, next_at_ms = ?2,
-                   attempts = attempts + CASE WHEN ?1 = 'dropped' THEN 0 ELSE 1 END WHERE id = ?3",
+            c.prepare_cached("UPDATE deliveries SET state = ?1, next_at_ms = ?2,
+                   attempts = attempts + CASE WHEN ?1 = 'dropped' THEN 0 ELSE 1 END WHERE id = ?3")?.execute(
                 params![state, next_at, delivery_id],
             )?;
             Ok(())
@@ -726,8 +726,7 @@ impl Store for EmbeddedStore {
 
     async fn get_delivery(&self, delivery_id: i64) -> Result<Option<DeliveryInfo>> {
         self.read(move |c| {
-            c.query_row(
-                "SELECT id, event_id, webhook_id, state, attempts, next_at_ms, created_at_ms FROM deliveries WHERE id = ?1",
+            c.prepare_cached("SELECT id, event_id, webhook_id, state, attempts, next_at_ms, created_at_ms FROM deliveries WHERE id = ?1")?.query_row(
                 [delivery_id],
                 delivery_info,
             )
@@ -748,8 +747,7 @@ impl Store for EmbeddedStore {
     async fn list_deliveries(&self, webhook_id: i64, state: Option<DeliveryState>, count: usize, offset: usize) -> Result<(u64, Vec<DeliveryInfo>)> {
         let state = state.map(|s| s.as_str().to_owned());
         self.read(move |c| {
-            let total: i64 = c.query_row(
-                "SELECT count(*) FROM deliveries WHERE webhook_id = ?1 AND (?2 IS NULL OR state = ?2)",
+            let total: i64 = c.prepare_cached("SELECT count(*) FROM deliveries WHERE webhook_id = ?1 AND (?2 IS NULL OR state = ?2)")?.query_row(
                 params![webhook_id, state],
                 |r| r.get(0),
             )?;
@@ -765,7 +763,7 @@ impl Store for EmbeddedStore {
 
     async fn defer_delivery(&self, delivery_id: i64, until_ms: i64) -> Result<()> {
         self.write(move |c| {
-            c.execute("UPDATE deliveries SET next_at_ms = ?1 WHERE id = ?2 AND state = 'pending'", params![until_ms, delivery_id])?;
+            c.prepare_cached("UPDATE deliveries SET next_at_ms = ?1 WHERE id = ?2 AND state = 'pending'")?.execute( params![until_ms, delivery_id])?;
             Ok(())
         })
         .await?;
@@ -776,10 +774,9 @@ impl Store for EmbeddedStore {
     async fn resend_delivery(&self, webhook_id: i64, delivery_id: i64, now_ms: i64) -> Result<bool> {
         let n = self
             .write(move |c| {
-                c.execute(
-                    "UPDATE deliveries SET state = 'pending', attempts = 0, next_at_ms = ?1,
+                c.prepare_cached("UPDATE deliveries SET state = 'pending', attempts = 0, next_at_ms = ?1,
                        expires_at_ms = max(expires_at_ms, ?1 + 86400000)
-                     WHERE id = ?2 AND webhook_id = ?3 AND state != 'pending'",
+                     WHERE id = ?2 AND webhook_id = ?3 AND state != 'pending'")?.execute(
                     params![now_ms, delivery_id, webhook_id],
                 )
             })
@@ -791,10 +788,9 @@ impl Store for EmbeddedStore {
     async fn recover_deliveries(&self, webhook_id: i64, from_ms: i64, to_ms: i64, now_ms: i64) -> Result<u64> {
         let n = self
             .write(move |c| {
-                c.execute(
-                    "UPDATE deliveries SET state = 'pending', attempts = 0, next_at_ms = ?1,
+                c.prepare_cached("UPDATE deliveries SET state = 'pending', attempts = 0, next_at_ms = ?1,
                        expires_at_ms = max(expires_at_ms, ?1 + 86400000)
-                     WHERE webhook_id = ?2 AND state IN ('dead', 'stopped') AND created_at_ms >= ?3 AND created_at_ms < ?4",
+                     WHERE webhook_id = ?2 AND state IN ('dead', 'stopped') AND created_at_ms >= ?3 AND created_at_ms < ?4")?.execute(
                     params![now_ms, webhook_id, from_ms, to_ms],
                 )
             })
@@ -842,8 +838,7 @@ impl Store for EmbeddedStore {
         loop {
             let n = self
                 .write(move |c| {
-                    c.execute(
-                        "DELETE FROM clicks WHERE id IN (SELECT id FROM clicks WHERE expires_at_ms <= ?1 LIMIT ?2)",
+                    c.prepare_cached("DELETE FROM clicks WHERE id IN (SELECT id FROM clicks WHERE expires_at_ms <= ?1 LIMIT ?2)")?.execute(
                         params![now_ms, PURGE_BATCH as i64],
                     )
                 })
@@ -858,8 +853,7 @@ impl Store for EmbeddedStore {
         loop {
             let n = self
                 .write(move |c| {
-                    c.execute(
-                        "DELETE FROM settled_hits WHERE id IN (SELECT id FROM settled_hits WHERE at_ms < ?1 LIMIT ?2)",
+                    c.prepare_cached("DELETE FROM settled_hits WHERE id IN (SELECT id FROM settled_hits WHERE at_ms < ?1 LIMIT ?2)")?.execute(
                         params![before, PURGE_BATCH as i64],
                     )
                 })
@@ -873,14 +867,13 @@ impl Store for EmbeddedStore {
         self.write(|c| c.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize;")).await?;
         let rest = self.write(move |c| {
             let mut n = 0;
-            n += c.execute("DELETE FROM messages WHERE expires_at_ms <= ?1", [now_ms])?;
-            n += c.execute("DELETE FROM marks WHERE expires_at_ms <= ?1", [now_ms])?;
-            n += c.execute(
-                "DELETE FROM attempts WHERE delivery_id IN
-                   (SELECT id FROM deliveries WHERE expires_at_ms <= ?1 AND state != 'pending')",
+            n += c.prepare_cached("DELETE FROM messages WHERE expires_at_ms <= ?1")?.execute( [now_ms])?;
+            n += c.prepare_cached("DELETE FROM marks WHERE expires_at_ms <= ?1")?.execute( [now_ms])?;
+            n += c.prepare_cached("DELETE FROM attempts WHERE delivery_id IN
+                   (SELECT id FROM deliveries WHERE expires_at_ms <= ?1 AND state != 'pending')")?.execute(
                 [now_ms],
             )?;
-            n += c.execute("DELETE FROM deliveries WHERE expires_at_ms <= ?1 AND state != 'pending'", [now_ms])?;
+            n += c.prepare_cached("DELETE FROM deliveries WHERE expires_at_ms <= ?1 AND state != 'pending'")?.execute( [now_ms])?;
             Ok(n as u64)
         })
         .await?;
@@ -890,12 +883,11 @@ impl Store for EmbeddedStore {
     async fn stats(&self) -> Result<StoreStats> {
         let pending_hits = self.journal.pending();
         let mut stats = self.read(|c| {
-            let (pending, oldest): (i64, Option<i64>) = c.query_row(
-                "SELECT count(*), min(created_at_ms) FROM deliveries WHERE state = 'pending'",
+            let (pending, oldest): (i64, Option<i64>) = c.prepare_cached("SELECT count(*), min(created_at_ms) FROM deliveries WHERE state = 'pending'")?.query_row(
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let dead: i64 = c.query_row("SELECT count(*) FROM deliveries WHERE state = 'dead'", [], |r| r.get(0))?;
+            let dead: i64 = c.prepare_cached("SELECT count(*) FROM deliveries WHERE state = 'dead'")?.query_row( [], |r| r.get(0))?;
             Ok(StoreStats {
                 pending_hits: 0,
                 pending_deliveries: pending as u64,
