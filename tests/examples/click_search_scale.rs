@@ -67,7 +67,7 @@ async fn fill(store: Arc<dyn Store>, n: usize) {
                     payload: String::new(),
                     webhook_ids: vec![],
                     click: ClickRow { event_id: uuid::Uuid::nil(), server: "s".into(), message_id: message, received_at_ms: hit.received_at_ms, unique: false, event: e.clone() },
-                    stats: StatKeys { day: "2026-12-02".into(), stream: search::normalize(&e.message_stream), tag: search::normalize(&e.tag), metrics: search::stat_metrics(&e) },
+                    stats: Some(StatKeys { day: "2026-12-02".into(), stream: search::normalize(&e.message_stream), tag: search::normalize(&e.tag), metrics: search::stat_metrics(&e) }),
                 };
                 store.settle_hit(hit.id, HitDecision::Click(Box::new(outcome))).await.unwrap();
             }

@@ -43,7 +43,9 @@ pub fn backend_config(store_dir: &std::path::Path) -> String {
 
 /// The settings every test node starts from: fast retries, private targets allowed
 /// (receivers are on loopback), loopback as the trusted proxy, the test City database, and
-/// the store of [`backend_config`].
+/// the store of [`backend_config`]. Bot verdicts are off (`bots.enabled = false`): the
+/// delivery suites click many links of one message from one address within a second, which
+/// is exactly a scanner's burst; `tests/tests/bots.rs` turns them on.
 pub fn base_config(store_dir: &std::path::Path, redirect_port: u16) -> String {
     let backend = backend_config(store_dir);
     let store_line = format!("[store]\npath = \"{}\"\n", store_dir.display());
@@ -62,6 +64,8 @@ allow_private_targets = true
 retry_schedule = ["100ms", "100ms", "100ms", "100ms", "100ms"]
 request_timeout = "2s"
 breaker_cooldown = "300ms"
+[bots]
+enabled = false
 [[servers]]
 name = "default"
 token = "{TOKEN}"

@@ -326,14 +326,18 @@ mod tests {
         unknown["Geo"] = json!({});
         unknown["Client"] = serde_json::to_value(clickhook_core::ClientInfo::default()).unwrap();
         unknown["Platform"] = json!("Unknown");
-        for v in [example, unknown] {
+        // clickhook's optional Bot object (always in the Messages API, in payloads with bots.label).
+        let mut labelled = clickhook_core::ClickEvent::example();
+        labelled.bot = Some(clickhook_core::BotInfo { verdict: "scanner".into(), reasons: vec!["scanner_network_certain".into(), "burst".into()] });
+        let labelled = serde_json::to_value(labelled).unwrap();
+        for v in [example, unknown, labelled.clone()] {
             let mut errs = Vec::new();
             check(&doc, &schema, &v, "$", &mut errs);
             assert!(errs.is_empty(), "{errs:?}");
         }
         // And it lists every field of the event, no more.
         let props: BTreeSet<&str> = doc["components"]["schemas"]["ClickEvent"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
-        let fields: BTreeSet<String> = serde_json::to_value(clickhook_core::ClickEvent::example()).unwrap().as_object().unwrap().keys().cloned().collect();
+        let fields: BTreeSet<String> = labelled.as_object().unwrap().keys().cloned().collect();
         assert_eq!(props, fields.iter().map(String::as_str).collect());
     }
 

@@ -8,7 +8,10 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use clickhook_bots::{BotRules, ScannerNetworks};
 
 use clickhook_core::{Keyring, RetentionDays, RetryPolicy, RetrySchedule, SigningKey};
 use figment::Figment;
@@ -94,6 +97,9 @@ pub struct Store {
 pub struct GeoIp {
     pub city_database: PathBuf,
     pub reload_interval: String,
+    /// A MaxMind ASN database for the bot rules' ASN match; "" = none.
+    #[serde(default)]
+    pub asn_database: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,13 +131,30 @@ pub enum ScannerClicks {
     Webhook,
 }
 
+/// How a click with the `suspected` verdict is treated for the uniqueness mark and sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuspectedAs {
+    Human,
+    Scanner,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bots {
+    pub enabled: bool,
     pub settle_seconds: u32,
     pub scanner_clicks: ScannerClicks,
+    pub suspected: SuspectedAs,
     pub label: bool,
+    pub early_after_send_seconds: u32,
+    pub burst_links: u32,
+    pub burst_window: String,
+    pub networks_file: PathBuf,
 }
+
+/// The default of `bots.networks_file`; when this path is missing, the built-in copy is used.
+pub const DEFAULT_NETWORKS_FILE: &str = "data/scanner-networks.toml";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -245,6 +268,13 @@ pub struct Settings {
     pub geo_reload_interval: Option<Duration>,
     /// The zone of the Stats API's days.
     pub stats_timezone: jiff::tz::TimeZone,
+    /// The bot rules' thresholds, checked, with `settle_seconds` in them.
+    pub bot_rules: BotRules,
+    /// The scanner network list, from `bots.networks_file` (or the built-in copy).
+    pub scanner_networks: Arc<ScannerNetworks>,
+    /// Things worth a warning at start that do not stop it (e.g. the built-in scanner list
+    /// used because the default file is missing).
+    pub warnings: Vec<String>,
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
@@ -325,9 +355,7 @@ impl Config {
                 self.stats.timezone
             ))
         })?;
-        if self.bots.settle_seconds > 60 {
-            return Err(ConfigError(format!("bots.settle_seconds = {}: must be 0..=60", self.bots.settle_seconds)));
-        }
+        let (bot_rules, scanner_networks, warnings) = self.bots_settings()?;
         for (i, s) in self.servers.iter().enumerate() {
             if s.name.trim().is_empty() || s.name.len() > 64 {
                 return Err(ConfigError(format!("servers[{i}].name = {:?}: must be 1 to 64 characters", s.name)));
@@ -384,7 +412,54 @@ impl Config {
             append_timeout,
             geo_reload_interval,
             stats_timezone,
+            bot_rules,
+            scanner_networks,
+            warnings,
         })
+    }
+
+    /// `[bots]`: the thresholds as [`BotRules`] and the scanner network list, read and parsed
+    /// here so that a bad file stops the start (and `check-config`) naming the entry.
+    fn bots_settings(&self) -> Result<(BotRules, Arc<ScannerNetworks>, Vec<String>), ConfigError> {
+        let b = &self.bots;
+        // Held hits keep their 15 s store lease; the window stays well below it.
+        if b.settle_seconds > 10 {
+            return Err(ConfigError(format!("bots.settle_seconds = {}: must be 0..=10", b.settle_seconds)));
+        }
+        if b.early_after_send_seconds > 3_600 {
+            return Err(ConfigError(format!("bots.early_after_send_seconds = {}: must be 0..=3600", b.early_after_send_seconds)));
+        }
+        if !(2..=50).contains(&b.burst_links) {
+            return Err(ConfigError(format!("bots.burst_links = {}: must be 2..=50", b.burst_links)));
+        }
+        let window = duration("bots.burst_window", &b.burst_window)?;
+        if !(Duration::from_millis(200)..=Duration::from_secs(60)).contains(&window) {
+            return Err(ConfigError(format!("bots.burst_window = {:?}: must be 200ms..=60s", b.burst_window)));
+        }
+        let rules = BotRules::new(BotRules {
+            early_after_send_secs: b.early_after_send_seconds,
+            burst_distinct_links: b.burst_links,
+            burst_window_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX),
+            settle_ms: u64::from(b.settle_seconds) * 1_000,
+            ..BotRules::default()
+        })
+        .map_err(|e| ConfigError(e.to_string()))?;
+        let mut warnings = Vec::new();
+        let path = &b.networks_file;
+        let networks = match std::fs::read_to_string(path) {
+            Ok(text) => ScannerNetworks::parse(&text)
+                .map_err(|e| ConfigError(format!("bots.networks_file = {:?}: {e}", path.display().to_string())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path == Path::new(DEFAULT_NETWORKS_FILE) => {
+                warnings.push(format!(
+                    "bots.networks_file = {:?} not found (relative to {}); using the built-in copy of the scanner network list",
+                    path.display().to_string(),
+                    std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "the working directory".into())
+                ));
+                ScannerNetworks::builtin()
+            }
+            Err(e) => return Err(ConfigError(format!("bots.networks_file = {:?}: cannot read ({e})", path.display().to_string()))),
+        };
+        Ok((rules, Arc::new(networks), warnings))
     }
 
     /// The effective configuration as TOML, with secrets masked: what `check-config` prints.
@@ -475,6 +550,11 @@ mod tests {
             ("[geoip]\nreload_interval = \"2d\"", "geoip.reload_interval"),
             ("[geoip]\nreload_interval = \"often\"", "geoip.reload_interval"),
             ("[store]\nbackend = \"redis\"\nredis_cluster = [\"redis://a:1\", \"nope\"]", "store.redis_cluster"),
+            ("[bots]\nsettle_seconds = 11", "bots.settle_seconds = 11: must be 0..=10"),
+            ("[bots]\nburst_links = 1", "bots.burst_links = 1: must be 2..=50"),
+            ("[bots]\nburst_window = \"100ms\"", "bots.burst_window = \"100ms\": must be 200ms..=60s"),
+            ("[bots]\nearly_after_send_seconds = 4000", "bots.early_after_send_seconds = 4000: must be 0..=3600"),
+            ("[bots]\nnetworks_file = \"/nonexistent/scanners.toml\"", "bots.networks_file = \"/nonexistent/scanners.toml\": cannot read"),
         ];
         let e = from_toml("[store]\nredis_ca_file = \"/nonexistent/ca.pem\"").unwrap().validate().unwrap_err();
         assert_eq!(e.0, "store.redis_ca_file = \"/nonexistent/ca.pem\": no such file");
@@ -506,6 +586,29 @@ mod tests {
         let c = from_toml(&format!("[store]\nbackend = \"redis\"\nredis_url = \"rediss://r.example:6380\"\nredis_ca_file = {:?}", ca.display().to_string())).unwrap();
         c.validate().unwrap();
         assert_eq!(c.store.redis_ca_file, ca.display().to_string());
+    }
+
+    #[test]
+    fn bots_defaults_and_the_scanner_list() {
+        let c = from_toml("").unwrap();
+        assert_eq!((c.bots.settle_seconds, c.bots.scanner_clicks, c.bots.suspected, c.bots.label), (2, ScannerClicks::None, SuspectedAs::Human, false));
+        assert!(!c.privacy.anonymize_ip);
+        assert_eq!(c.geoip.asn_database, "");
+        assert_eq!(c.bots.networks_file, Path::new(DEFAULT_NETWORKS_FILE));
+        let s = c.validate().unwrap();
+        assert_eq!(s.bot_rules.settle_ms, 2_000);
+        assert_eq!((s.bot_rules.early_after_send_secs, s.bot_rules.burst_distinct_links, s.bot_rules.burst_window_ms), (60, 3, 5_000));
+        assert!(!s.scanner_networks.entries().is_empty());
+        // The shipped file, named explicitly, loads; a malformed one names the entry.
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/scanner-networks.toml");
+        let s = from_toml(&format!("[bots]\nnetworks_file = {:?}", shipped.display().to_string())).unwrap().validate().unwrap();
+        assert!(s.warnings.is_empty());
+        assert_eq!(s.scanner_networks.entries().len(), ScannerNetworks::builtin().entries().len());
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("scanners.toml");
+        std::fs::write(&bad, "[[network]]\nname = \"x\"\nvendor = \"v\"\ncertainty = \"certain\"\nsource = \"s\"\ncidrs = [\"10.0.0.0/33\"]\n").unwrap();
+        let e = from_toml(&format!("[bots]\nnetworks_file = {:?}", bad.display().to_string())).unwrap().validate().unwrap_err();
+        assert!(e.0.starts_with("bots.networks_file = ") && e.0.contains("entry 1 (\"x\")") && e.0.contains("10.0.0.0/33"), "{e}");
     }
 
     #[test]

@@ -129,6 +129,21 @@ pub struct ClickEvent {
     pub tag: String,
     #[serde(rename = "Recipient")]
     pub recipient: String,
+    /// clickhook's extension: the bot verdict on the click. The stored click (Messages API)
+    /// always carries it; a webhook payload only with `bots.label = true`. Left out of the
+    /// JSON when absent, so the payload is exactly Postmark's by default.
+    #[serde(rename = "Bot", default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<BotInfo>,
+}
+
+/// The `Bot` object: `{"Verdict": "scanner", "Reasons": ["scanner_network_certain"]}`.
+/// Verdict is `human`, `suspected` or `scanner`; reasons are stable snake_case codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotInfo {
+    #[serde(rename = "Verdict")]
+    pub verdict: String,
+    #[serde(rename = "Reasons", default)]
+    pub reasons: Vec<String>,
 }
 
 impl ClickEvent {
@@ -171,6 +186,16 @@ mod tests {
         // Postmark's field order
         let text = serde_json::to_string(&ev).unwrap();
         assert!(text.starts_with(r#"{"RecordType":"Click","MessageStream":"outbound","ClickLocation":"HTML","Client""#));
+        assert!(!text.contains("\"Bot\""), "no Bot object unless set");
+    }
+
+    #[test]
+    fn bot_object_is_last_and_round_trips() {
+        let mut ev = ClickEvent::example();
+        ev.bot = Some(BotInfo { verdict: "scanner".into(), reasons: vec!["burst".into()] });
+        let text = serde_json::to_string(&ev).unwrap();
+        assert!(text.ends_with(r#","Bot":{"Verdict":"scanner","Reasons":["burst"]}}"#), "{text}");
+        assert_eq!(serde_json::from_str::<ClickEvent>(&text).unwrap(), ev);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod token;
 pub mod unique;
 pub mod webhook;
 
-pub use event::{ClickEvent, ClientInfo, Geo, OsInfo};
+pub use event::{BotInfo, ClickEvent, ClientInfo, Geo, OsInfo};
 pub use hit::Hit;
 pub use message::{ClickLocation, MessageRecord, TrackLinks};
 pub use retention::RetentionDays;

@@ -18,9 +18,24 @@ pub fn mark_key(message_id: &str, recipient: &str, original_link: &str) -> Strin
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The mark a click taken for a scanner claims instead of [`mark_key`]: the same triple under
+/// another key, so a scanner's click never uses up the human's unique click, and a scanner
+/// that opens a link twice still makes one scanner event.
+pub fn scanner_mark_key(message_id: &str, recipient: &str, original_link: &str) -> String {
+    format!("scanner:{}", mark_key(message_id, recipient, original_link))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scanner_marks_never_collide_with_human_marks() {
+        let human = mark_key("m1", "john@example.com", "https://example.com");
+        let scanner = scanner_mark_key("m1", "john@example.com", "https://example.com");
+        assert_ne!(human, scanner);
+        assert!(scanner.ends_with(&human));
+    }
 
     #[test]
     fn location_and_case_of_parts() {

@@ -20,6 +20,7 @@
 //!   reader and the rules are built once and shared by reference.
 
 pub mod agent;
+pub mod asn;
 pub mod geo;
 pub mod geo_watch;
 
@@ -30,6 +31,7 @@ use clickhook_core::event::Platform;
 use clickhook_core::{ClientInfo, Geo, OsInfo};
 
 pub use agent::UserAgents;
+pub use asn::AsnDb;
 pub use geo::GeoDb;
 
 /// The geo database and the user-agent table, together.

@@ -44,6 +44,9 @@ pub struct LinkHost {
     pub store_timeout: Duration,
     /// Where hits go when the store cannot take them.
     pub spool: Option<Arc<spool::Spool>>,
+    /// `privacy.anonymize_ip`: zero the host part of the client address before the hit is
+    /// stored, so nothing downstream (geo, store, payloads, logs) sees the full address.
+    pub anonymize_ip: bool,
 }
 
 type Body = Full<Bytes>;
@@ -56,14 +59,12 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     r
 }
 
-/// Browsers and mail clients announce speculative loads; those are never clicks.
-fn is_prefetch(req: &Request<Incoming>) -> bool {
-    ["purpose", "sec-purpose", "x-purpose", "x-moz"].iter().any(|h| {
-        req.headers().get(*h).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-            let v = v.to_ascii_lowercase();
-            v.contains("prefetch") || v.contains("preview") || v.contains("prerender")
-        })
-    })
+/// HEAD, OPTIONS and speculative loads (`Purpose`, `Sec-Purpose`, `X-Purpose`, `X-Moz` saying
+/// prefetch, preview or prerender) are redirected but never clicks
+/// ([`clickhook_bots::not_a_click`]).
+fn is_not_a_click(req: &Request<Incoming>) -> bool {
+    let headers = req.headers().iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)));
+    clickhook_bots::not_a_click(req.method().as_str(), headers).is_some()
 }
 
 impl LinkHost {
@@ -92,14 +93,14 @@ impl LinkHost {
             Err(_) => return plain(StatusCode::NOT_FOUND, "not found\n"),
         };
         match *req.method() {
-            Method::GET | Method::HEAD => {}
+            Method::GET | Method::HEAD | Method::OPTIONS => {}
             _ => {
                 let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-                r.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                r.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
                 return r;
             }
         }
-        if req.method() == Method::GET && !is_prefetch(&req) {
+        if !is_not_a_click(&req) {
             self.record(&req, peer, payload).await;
         } else {
             metrics::counter!("clickhook_hits_total", "outcome" => "not_a_click").increment(1);
@@ -119,7 +120,10 @@ impl LinkHost {
             return;
         }
         let xff = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-        let ip = client_ip::client_ip(peer.ip(), xff, &self.trusted_proxies);
+        let mut ip = client_ip::client_ip(peer.ip(), xff, &self.trusted_proxies);
+        if self.anonymize_ip {
+            ip = clickhook_bots::anonymize_ip(ip);
+        }
         let ua = req.headers().get(hyper::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
         let hit = Hit::new(uuid::Uuid::now_v7(), payload, now_ms, ip, &ua);
         if !self.spool.as_ref().is_some_and(|s| s.store_down()) {

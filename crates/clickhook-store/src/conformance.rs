@@ -76,7 +76,7 @@ fn click(h: &Hit, mark: &str, webhooks: Vec<i64>) -> HitDecision {
             unique: false,
             event,
         },
-        stats: StatKeys { day: "2026-12-01".into(), stream: "outbound".into(), tag: "welcome".into(), metrics: vec!["clicks".into()] },
+        stats: Some(StatKeys { day: "2026-12-01".into(), stream: "outbound".into(), tag: "welcome".into(), metrics: vec!["clicks".into()] }),
     }))
 }
 
@@ -347,7 +347,7 @@ async fn seed_clicks(s: &Arc<dyn Store>) -> Seeded {
                 unique: false,
                 event: e.clone(),
             },
-            stats,
+            stats: Some(stats),
         };
         let settled = s.settle_hit(h.id, HitDecision::Click(Box::new(outcome))).await.unwrap();
         clicks.push((server.to_owned(), e, matches!(settled, Settled::Unique { .. })));
@@ -492,6 +492,27 @@ pub async fn expired_clicks_are_purged_and_counters_kept(s: Arc<dyn Store>) {
     assert_eq!(kept.iter().find(|r| r.metric == "clicks").map(|r| r.count), Some(1), "counters outlive clicks");
 }
 
+/// A click settled without stat keys (a scanner's click) is stored and listed, may be unique
+/// under its own mark and enqueue deliveries, but adds nothing to the daily counters.
+pub async fn clicks_without_stat_keys_are_listed_but_not_counted(s: Arc<dyn Store>) {
+    let w = s.create_webhook(webhook("s1", "outbound", true)).await.unwrap();
+    let (a, b) = (hit("m", "https://e.com/"), hit("m", "https://e.com/"));
+    s.append_hit(&a).await.unwrap();
+    s.append_hit(&b).await.unwrap();
+    s.claim_hits(10, Duration::from_secs(60)).await.unwrap();
+    let HitDecision::Click(mut o) = click(&a, "scanner:mark-s", vec![w.id]) else { unreachable!() };
+    o.stats = None;
+    assert_eq!(s.settle_hit(a.id, HitDecision::Click(o)).await.unwrap(), Settled::Unique { deliveries: 1 });
+    let all = StatsQuery { server: "s1".into(), ..Default::default() };
+    assert!(s.click_stats(&all).await.unwrap().is_empty(), "nothing counted");
+    // The human's mark is another key: still free.
+    assert_eq!(s.settle_hit(b.id, click(&b, "mark-s", vec![w.id])).await.unwrap(), Settled::Unique { deliveries: 1 });
+    let rows = s.click_stats(&all).await.unwrap();
+    assert_eq!(rows.iter().find(|r| r.metric == "clicks").map(|r| r.count), Some(1));
+    assert_eq!(rows.iter().find(|r| r.metric == "unique").map(|r| r.count), Some(1));
+    assert_eq!(s.search_clicks(&message_clicks("s1", "m")).await.unwrap().0, 2, "both listed");
+}
+
 /// Generates one `#[tokio::test]` per conformance case for a backend.
 /// `$make` is an async expression giving a fresh, empty `Arc<dyn Store>`.
 #[macro_export]
@@ -515,6 +536,7 @@ macro_rules! conformance_suite {
             click_pages_tile_the_result,
             click_counters_sum_by_day_tag_and_stream,
             expired_clicks_are_purged_and_counters_kept,
+            clicks_without_stat_keys_are_listed_but_not_counted,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

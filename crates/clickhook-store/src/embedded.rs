@@ -598,7 +598,9 @@ impl Store for EmbeddedStore {
                     values.extend(facet_values(&o.click.event));
                     ins.execute(rusqlite::params_from_iter(values))?;
                 }
-                count_stats(c, &o.click.server, &o.stats, fresh)?;
+                if let Some(stats) = &o.stats {
+                    count_stats(c, &o.click.server, stats, fresh)?;
+                }
                 if !fresh {
                     return Ok(Settled::Repeat);
                 }

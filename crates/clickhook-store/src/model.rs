@@ -24,8 +24,9 @@ pub struct ClickOutcome {
     pub payload: String,
     pub webhook_ids: Vec<i64>,
     pub click: ClickRow,
-    /// The daily counters the click adds to.
-    pub stats: crate::search::StatKeys,
+    /// The daily counters the click adds to; `None` counts nothing (a click taken for a
+    /// scanner is stored and listed, but is not a click in the Stats API).
+    pub stats: Option<crate::search::StatKeys>,
 }
 
 /// A click as the Messages API lists it.

@@ -25,6 +25,17 @@ function cell(label, ...content) {
   return h('td', { 'data-label': label }, ...content);
 }
 
+const VERDICTS = { human: ['Human', 'badge-ok'], suspected: ['Suspected', 'badge-warn'], scanner: ['Scanner', 'badge-bad'] };
+
+/** The click's bot verdict as a badge; its reasons are the tooltip. */
+export function verdictBadge(bot) {
+  if (!bot || !VERDICTS[bot.Verdict]) return h('span', { class: 'muted' }, '—');
+  const [text, cls] = VERDICTS[bot.Verdict];
+  const reasons = Array.isArray(bot.Reasons) ? bot.Reasons : [];
+  const title = reasons.length ? `Reasons: ${reasons.join(', ')}` : 'No sign of automation';
+  return h('span', { class: `badge ${cls} verdict`, title, 'data-verdict': bot.Verdict }, text);
+}
+
 function row(c) {
   const link = c.OriginalLink || '';
   const client = c.Client || {};
@@ -39,6 +50,7 @@ function row(c) {
     cell('Client', unknown(client.Name) ? h('span', { class: 'muted' }, 'Unknown') : client.Name),
     cell('OS', unknown(os.Name) ? h('span', { class: 'muted' }, 'Unknown') : os.Name),
     cell('Platform', unknown(c.Platform) ? h('span', { class: 'muted' }, 'Unknown') : c.Platform),
+    cell('Verdict', verdictBadge(c.Bot)),
     cell('Place', where || h('span', { class: 'muted' }, 'Unknown'),
       c.Geo && c.Geo.IP ? h('span', { class: 'sub mono' }, c.Geo.IP) : null));
 }
@@ -152,7 +164,7 @@ export function activityView(root) {
       return;
     }
     countText.textContent = `${fmtNumber(offset + 1)}–${fmtNumber(offset + clicks.length)} of ${fmtNumber(total)}`;
-    const head = ['Time', 'Recipient', 'Link', 'Client', 'OS', 'Platform', 'Place'];
+    const head = ['Time', 'Recipient', 'Link', 'Client', 'OS', 'Platform', 'Verdict', 'Place'];
     replace(clicksBody, h('div', { class: 'table-scroll' },
       h('table', { class: 'table table-stack', id: 'clicks-table' },
         h('caption', { class: 'visually-hidden' }, 'Recent clicks, newest first'),

@@ -93,7 +93,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { config } => match load(config) {
-            Ok((cfg, _)) => {
+            Ok((cfg, settings)) => {
+                for w in &settings.warnings {
+                    eprintln!("clickhook: warning: {w}");
+                }
                 print!("{}", cfg.to_redacted_toml());
                 ExitCode::SUCCESS
             }

@@ -158,6 +158,9 @@ impl Node {
     /// Starts the roles on the given (or configured) listeners. Config must be validated.
     pub async fn start(cfg: Config, settings: Settings, roles: Roles, listeners: Listeners) -> anyhow::Result<Node> {
         let metrics = crate::ops::metrics_handle();
+        for w in &settings.warnings {
+            tracing::warn!("{w}");
+        }
         // Every backend measured the same way (clickhook_store_*).
         let store = clickhook_store::instrumented::Instrumented::wrap(open_store(&cfg).await?);
         let health = clickhook_api::ops::Health::default();
@@ -202,6 +205,7 @@ impl Node {
                 path_prefix: settings.link_path_prefix.clone(),
                 store_timeout: settings.append_timeout,
                 spool: Some(spool),
+                anonymize_ip: cfg.privacy.anonymize_ip,
             });
             let c = cancel.clone();
             tasks.spawn(async move {
@@ -247,11 +251,25 @@ impl Node {
                 // The watcher reloads the same GeoDb the processor's Enricher looks up in.
                 tasks.spawn_on(clickhook_enrich::geo_watch::watch(geo.clone(), every, cancel.clone()), &bg);
             }
+            let bots = cfg.bots.enabled.then(|| {
+                let asn = match cfg.geoip.asn_database.as_str() {
+                    "" => clickhook_enrich::AsnDb::disabled(),
+                    path => clickhook_enrich::AsnDb::open(std::path::Path::new(path)),
+                };
+                let classifier = clickhook_bots::Classifier::new(settings.bot_rules, (*settings.scanner_networks).clone());
+                let policy = clickhook_clicks::BotPolicy {
+                    scanner_webhooks: cfg.bots.scanner_clicks == clickhook_config::ScannerClicks::Webhook,
+                    suspected_as_human: cfg.bots.suspected == clickhook_config::SuspectedAs::Human,
+                    label: cfg.bots.label,
+                };
+                clickhook_clicks::Bots::new(classifier, policy, Arc::new(asn))
+            });
             let processor = Arc::new(clickhook_clicks::ClickProcessor {
                 store: store.clone(),
                 enricher: Arc::new(Enricher::new(geo, UserAgents::builtin())),
                 retention: settings.retention,
                 timezone: settings.stats_timezone.clone(),
+                bots,
             });
             let enricher = processor.enricher.clone();
             health.set_geo(move || enricher.geo.is_loaded());

@@ -53,7 +53,11 @@ fn describe() {
     describe_counter!("clickhook_hits_total", "Requests on valid tracked links, by outcome: recorded, spooled, not_a_click (HEAD, prefetch), after_retention.");
     describe_counter!("clickhook_hits_unrecorded_total", "Hits neither stored nor spooled (redirected anyway).");
     describe_counter!("clickhook_tokens_rejected_total", "Tracked-link requests refused with 404, by reason: malformed, unknown_key, bad_signature, bad_content.");
-    describe_counter!("clickhook_clicks_total", "Hits decided by the click processor, by outcome: unique, repeat, unknown_message, after_retention, already_settled.");
+    describe_counter!("clickhook_clicks_total", "Hits decided by the click processor, by outcome: unique, repeat, scanner (a scanner's first hit of a link), scanner_repeat, unknown_message, after_retention, already_settled.");
+    describe_counter!("clickhook_bot_verdicts_total", "Bot verdicts on hits settled as clicks, by verdict: human, suspected, scanner.");
+    describe_counter!("clickhook_bot_reasons_total", "Reasons behind bot verdicts (a hit may have several), by reason: the stable codes of the README's \"Bots and link scanners\".");
+    describe_gauge!("clickhook_bot_held_hits", "Hits held in this processor's settle window (bots.settle_seconds) before their verdict.");
+    describe_counter!("clickhook_bot_relabelled_too_late_total", "Hits a later burst would have made scanners but that were already decided (not held).");
     describe_histogram!("clickhook_store_duration_seconds", "Store call durations, by op (the Store method).");
     describe_counter!("clickhook_store_errors_total", "Failed store calls, by op and kind: unavailable, conflict, abandoned (the caller stopped waiting).");
     describe_gauge!("clickhook_queue_pending_hits", "Hits stored and not yet processed (store-wide; the same on every node).");

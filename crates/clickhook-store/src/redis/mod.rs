@@ -379,11 +379,12 @@ impl RedisStore {
                     .arg(o.click.received_at_ms)
                     .arg(&o.click.server)
                     .arg(crate::search::facets(&o.click.event).join("\x1f"))
-                    .arg(&o.stats.day)
-                    .arg(crate::search::day_number(&o.stats.day).unwrap_or_default())
-                    .arg(&o.stats.stream)
-                    .arg(&o.stats.tag)
-                    .arg(o.stats.metrics.join("\x1f"))
+                    // An empty day tells the script to count nothing.
+                    .arg(o.stats.as_ref().map_or("", |s| s.day.as_str()))
+                    .arg(o.stats.as_ref().and_then(|s| crate::search::day_number(&s.day)).unwrap_or_default())
+                    .arg(o.stats.as_ref().map_or("", |s| s.stream.as_str()))
+                    .arg(o.stats.as_ref().map_or("", |s| s.tag.as_str()))
+                    .arg(o.stats.as_ref().map_or_else(String::new, |s| s.metrics.join("\x1f")))
                     .arg(crate::search::MAX_STAT_TAGS_PER_DAY)
                     .arg(crate::search::OVERFLOW_TAG);
                 for w in &o.webhook_ids {

@@ -163,7 +163,7 @@ local function server_base(p, server) return p .. 'ci:' .. #server .. ':' .. ser
 /// ARGV: [1] key start of the shard, [2] shard number, [3] replay window ms, [4] 'discard' or
 /// 'click'; for a click: [5] mark key, [6] expires_at_ms, [7] message id, [8] event id,
 /// [9] click row JSON, [10] payload, [11] now ms, [12] received_at_ms, [13] server,
-/// [14] facet values (`\x1f`-joined), [15] stats day, [16] stats day number, [17] stats
+/// [14] facet values (`\x1f`-joined), [15] stats day ('' = count nothing), [16] stats day number, [17] stats
 /// stream, [18] stats tag, [19] stats metrics (`\x1f`-joined), [20] most tags a day,
 /// [21] overflow tag, [22..] webhook ids.
 /// Returns {outcome, deliveries}: outcome is nohit (no such hit in this shard), already,
@@ -194,19 +194,23 @@ for i = 1, #FIELDS do
 end
 local sbase = p .. 'st:' .. #server .. ':' .. server
 local day, tag = ARGV[15], ARGV[18]
-redis.call('ZADD', sbase .. ':days', ARGV[16], day)
-if tag ~= '' then
-  local tags = sbase .. ':tags:' .. day
-  if redis.call('HSETNX', tags, tag, 1) == 1 and redis.call('HLEN', tags) > tonumber(ARGV[20]) then
-    redis.call('HDEL', tags, tag)
-    tag = ARGV[21]
+local counted = day ~= ''
+local counters, cstart
+if counted then
+  redis.call('ZADD', sbase .. ':days', ARGV[16], day)
+  if tag ~= '' then
+    local tags = sbase .. ':tags:' .. day
+    if redis.call('HSETNX', tags, tag, 1) == 1 and redis.call('HLEN', tags) > tonumber(ARGV[20]) then
+      redis.call('HDEL', tags, tag)
+      tag = ARGV[21]
+    end
   end
+  counters = sbase .. ':' .. day
+  cstart = ARGV[17] .. '\31' .. tag .. '\31'
+  for _, m in ipairs(split(ARGV[19])) do redis.call('HINCRBY', counters, cstart .. m, 1) end
 end
-local counters = sbase .. ':' .. day
-local cstart = ARGV[17] .. '\31' .. tag .. '\31'
-for _, m in ipairs(split(ARGV[19])) do redis.call('HINCRBY', counters, cstart .. m, 1) end
 if not fresh then return {'repeat', 0} end
-redis.call('HINCRBY', counters, cstart .. 'unique', 1)
+if counted then redis.call('HINCRBY', counters, cstart .. 'unique', 1) end
 local ev = p .. 'ev:' .. ARGV[8]
 local made = 0
 for i = 22, #ARGV do
