@@ -140,4 +140,10 @@ token = "{TOKEN}"
         let v = self.call(reqwest::Method::GET, "/messages/outbound/clicks?count=1&offset=0", None).await?;
         v["TotalCount"].as_u64().context("TotalCount")
     }
+
+    /// Unique clicks so far (the Stats API's total): each one makes one webhook event.
+    pub async fn unique_clicks(&self) -> Result<u64> {
+        let v = self.call(reqwest::Method::GET, "/stats/outbound/clicks", None).await?;
+        v["Unique"].as_u64().context("Unique")
+    }
 }

@@ -49,6 +49,11 @@ impl Receiver {
         r
     }
 
+    /// Events received so far.
+    pub fn count(&self) -> usize {
+        self.latencies_ms.lock().unwrap().len()
+    }
+
     pub fn take(&self) -> Vec<f64> {
         std::mem::take(&mut *self.latencies_ms.lock().unwrap())
     }
