@@ -27,6 +27,8 @@ pub struct NodeConfig<'a> {
     pub store: String,
     pub geo: Option<PathBuf>,
     pub retry_schedule: &'a str,
+    /// `bots.enabled`.
+    pub bots: bool,
 }
 
 impl Node {
@@ -54,6 +56,8 @@ retry_schedule = {retry}
 per_webhook_concurrency = 64
 breaker_failures = 1000
 breaker_cooldown = "10ms"
+[bots]
+enabled = {bots}
 [log]
 level = "warn"
 [[servers]]
@@ -64,6 +68,7 @@ token = "{TOKEN}"
             store = c.store,
             geo = geo.display(),
             retry = c.retry_schedule,
+            bots = c.bots,
         );
         let path = c.dir.join("clickhook.toml");
         std::fs::write(&path, config)?;
@@ -107,9 +112,13 @@ token = "{TOKEN}"
     pub async fn track(&self, first: usize, messages: usize, links_per: usize) -> Result<Vec<String>> {
         let results: Vec<Result<Vec<String>>> = futures_util::stream::iter(first..first + messages)
             .map(|m| async move {
+                // Sent ten minutes ago, so that clicks now are not "early after send".
+                let sent_at = (time::OffsetDateTime::now_utc() - time::Duration::minutes(10))
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
                 let html: String = (0..links_per).map(|i| format!("<a href=\"https://example.com/{m}/{i}\">{i}</a>")).collect();
                 let v = self
-                    .call(reqwest::Method::POST, "/tracking/messages", Some(json!({ "MessageID": format!("bench-{m}"), "Recipient": format!("r{m}@example.com"), "HtmlBody": html })))
+                    .call(reqwest::Method::POST, "/tracking/messages", Some(json!({ "MessageID": format!("bench-{m}"), "Recipient": format!("r{m}@example.com"), "HtmlBody": html, "SentAt": sent_at })))
                     .await?;
                 Ok(v["Links"]
                     .as_array()

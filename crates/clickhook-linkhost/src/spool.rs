@@ -46,7 +46,7 @@ impl Spool {
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let pending = Arc::new(AtomicU64::new(count_lines(&dir.join(ACTIVE)) + count_lines(&dir.join(REPLAYING))));
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(65_536);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(8192);
         let writer_lock = Arc::new(std::sync::Mutex::new(()));
         let (d, p, lock) = (dir.to_path_buf(), pending.clone(), writer_lock.clone());
         std::thread::Builder::new().name("hit-spool".into()).spawn(move || writer(d, rx, p, lock))?;

@@ -48,6 +48,10 @@ type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
 pub struct EmbeddedStore {
     writer: std::sync::mpsc::SyncSender<WriteJob>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// At most [`READ_POOL`] reads at once: each runs on a blocking thread, and unbounded
+    /// they grew the blocking pool (and the allocator's per-thread heaps) to ~170 threads
+    /// under load.
+    read_slots: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
     journal: HitJournal,
     deliveries_ready: Arc<Notify>,
@@ -170,6 +174,7 @@ impl EmbeddedStore {
         Ok(Self {
             writer: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
+            read_slots: Arc::new(tokio::sync::Semaphore::new(READ_POOL)),
             path,
             journal,
             deliveries_ready: Arc::new(Notify::new()),
@@ -225,7 +230,9 @@ impl EmbeddedStore {
     async fn read<R: Send + 'static>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static) -> Result<R> {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let slot = self.read_slots.clone().acquire_owned().await.map_err(unavailable)?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let conn = readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let conn = match conn {
                 Some(c) => c,

@@ -384,7 +384,9 @@ impl HitJournal {
             loader: tokio::sync::Mutex::new(()),
             ready: Notify::new(),
         });
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(65_536);
+        // Bounded: a writer that falls behind pushes back on redirects instead of growing.
+        // (The queue's slots are allocated up front: 8192 of them are ~1.5 MB.)
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(8192);
         let (d, s) = (dir.to_path_buf(), shared.clone());
         std::thread::Builder::new()
             .name("hit-journal".into())
@@ -410,10 +412,9 @@ impl HitJournal {
             Err(std::sync::mpsc::TrySendError::Full(job)) => {
                 // A full queue pushes back on the caller instead of growing.
                 let tx = self.tx.clone();
-                tokio::task::spawn_blocking(move || tx.send(job))
+                tokio::task::spawn_blocking(move || tx.send(job).map_err(|_| "the hit journal's writer has stopped".to_owned()))
                     .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|_| "the hit journal's writer has stopped".to_owned())?;
+                    .map_err(|e| e.to_string())??;
             }
             Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
                 return Err("the hit journal's writer has stopped".into());

@@ -76,6 +76,8 @@ impl Background {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("clickhook-background")
+            // Store reads are bounded by the store itself; this caps the rest.
+            .max_blocking_threads(64)
             .on_thread_start(|| clickhook_store::thread_priority::lower_current_thread(clickhook_store::thread_priority::BACKGROUND_NICE))
             .enable_all()
             .build()
