@@ -157,6 +157,25 @@ impl GeoSource {
     }
 }
 
+#[derive(Serialize)]
+struct AsnRecord<'a> {
+    autonomous_system_number: u32,
+    autonomous_system_organization: &'a str,
+}
+
+/// The bytes of a GeoLite2-ASN-format database with the given `(cidr, asn, organisation)`
+/// networks (for `geoip.asn_database` tests).
+pub fn asn_db_bytes(networks: &[(&str, u32, &str)]) -> anyhow::Result<Vec<u8>> {
+    let mut writer = Writer::builder("GeoLite2-ASN".to_owned()).description(&[("en", "clickhook test ASN data (made up)")]).build();
+    for (cidr, asn, org) in networks {
+        let net: IpNet = cidr.parse().with_context(|| format!("network {cidr:?} is not a CIDR"))?;
+        writer
+            .insert(net, &AsnRecord { autonomous_system_number: *asn, autonomous_system_organization: org })
+            .with_context(|| format!("inserting {cidr}"))?;
+    }
+    Ok(writer.to_bytes()?)
+}
+
 /// Builds a GeoIP2-City-format database at `out` from the TOML at `source_toml`.
 ///
 /// The file is written next to `out` and renamed into place, so a reader (or a concurrent
