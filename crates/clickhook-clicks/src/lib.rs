@@ -85,6 +85,8 @@ impl BotPolicy {
 pub struct Bots {
     pub policy: BotPolicy,
     pub asn: Arc<AsnDb>,
+    /// For woothee's category of a hit's user agent (its crawler list).
+    agents: clickhook_enrich::UserAgents,
     gate: Mutex<Gate>,
 }
 
@@ -110,6 +112,7 @@ impl Bots {
         Bots {
             policy,
             asn,
+            agents: clickhook_enrich::UserAgents::builtin(),
             gate: Mutex::new(Gate { pipeline: Pipeline::new(classifier), held: HashMap::new(), caught_up: true, last_fed_ms: i64::MIN }),
         }
     }
@@ -137,7 +140,7 @@ impl Bots {
                     method: "GET",
                     headers: &[],
                     user_agent: (!hit.user_agent.is_empty()).then_some(hit.user_agent.as_str()),
-                    woothee_category: None,
+                    woothee_category: self.agents.woothee_category(&hit.user_agent),
                     ip: hit.ip,
                     asn,
                     secs_since_sent: Some(at_ms.div_euclid(1000).saturating_sub(hit.sent_at)),

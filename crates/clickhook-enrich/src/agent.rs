@@ -81,6 +81,18 @@ impl UserAgents {
 
     /// Names the client, the OS and the platform of a user agent. Never fails: whatever
     /// cannot be named is "unknown" / `Platform::Unknown`.
+    /// woothee's category of `ua` (`"crawler"`, `"pc"`, `"smartphone"`, `"mobilephone"`,
+    /// `"appliance"`, `"misc"`), or `None` when woothee does not know it. The bot rules use
+    /// it: woothee knows crawlers whose user agents say neither "bot" nor "spider".
+    pub fn woothee_category(&self, ua: &str) -> Option<&'static str> {
+        let ua = truncate(ua, MAX_USER_AGENT_LEN).trim();
+        if ua.is_empty() {
+            return None;
+        }
+        let found = self.woothee.parse(ua)?;
+        ["crawler", "pc", "smartphone", "mobilephone", "appliance", "misc"].into_iter().find(|c| *c == found.category)
+    }
+
     pub fn parse(&self, ua: &str) -> (ClientInfo, OsInfo, Platform) {
         let ua = truncate(ua, MAX_USER_AGENT_LEN).trim();
         if ua.is_empty() {
@@ -661,6 +673,19 @@ mod tests {
         // Garbage
         ("\u{1F600} not a browser", U, U, U, U, U, U, Unknown),
     ];
+
+    #[test]
+    fn woothee_names_crawlers_that_say_neither_bot_nor_spider() {
+        let agents = UserAgents::builtin();
+        let slurp = "Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)";
+        assert_eq!(agents.woothee_category(slurp), Some("crawler"));
+        // ...which the bot rules' own user-agent list would let pass as a person:
+        assert_eq!(clickhook_bots::user_agent_reason(Some(slurp), None), None);
+        assert_eq!(clickhook_bots::user_agent_reason(Some(slurp), agents.woothee_category(slurp)), Some(clickhook_bots::Reason::Crawler));
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+        assert_eq!(agents.woothee_category(chrome), Some("pc"));
+        assert_eq!(agents.woothee_category(""), None);
+    }
 
     #[test]
     fn real_user_agents_are_named_exactly() {
