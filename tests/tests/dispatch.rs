@@ -112,8 +112,11 @@ async fn a_hanging_receiver_does_not_delay_a_healthy_one() {
     let max_b = *beside.iter().max().unwrap();
     println!("healthy receiver, 100 events: p95 {a:?} alone, p95 {b:?} (max {max_b:?}) beside a receiver that hangs past the 1 s timeout");
     // Without isolation the hanging receiver would take every slot for 1 s at a time and the
-    // healthy receiver's events would wait seconds. With it they never wait for a timeout.
-    assert!(b < Duration::from_millis(900), "p95 {b:?} beside a hanging receiver (alone: {a:?})");
+    // healthy receiver's events would wait a timeout or more on top of what they wait alone.
+    // With it they never wait for a timeout. Compared with the same node alone, not with a
+    // fixed time: on a loaded CI machine (processing runs at a lower CPU priority) the healthy
+    // receiver alone has taken up to 3 s.
+    assert!(b < a + Duration::from_millis(900), "p95 {b:?} beside a hanging receiver (alone: {a:?})");
 }
 
 fn signed_request(r: &clickhook_testkit::receiver::Received) -> Value {
