@@ -78,6 +78,14 @@ struct Segment {
     earlier_run: bool,
 }
 
+impl Segment {
+    /// A closed segment found at start (or written from an older layout's hits): read again
+    /// from its start, its hits checked against what was settled before.
+    fn to_read_again(path: PathBuf, created_ms: i64, durable_len: u64) -> Self {
+        Segment { path, created_ms, durable_len, active: false, unresolved: 0, earlier_run: true }
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     hit: Hit,
@@ -321,17 +329,7 @@ impl HitJournal {
                 continue;
             }
             state.unread += lines;
-            state.segments.insert(
-                seq,
-                Segment {
-                    path,
-                    created_ms,
-                    durable_len,
-                    active: false,
-                    unresolved: 0,
-                    earlier_run: true,
-                },
-            );
+            state.segments.insert(seq, Segment::to_read_again(path, created_ms, durable_len));
         }
         if !carried_over.is_empty() {
             last_seq += 1;
@@ -347,17 +345,7 @@ impl HitJournal {
             f.sync_all()?;
             state.unread += carried_over.len() as u64;
             let durable_len = buf.len() as u64;
-            state.segments.insert(
-                last_seq,
-                Segment {
-                    path,
-                    created_ms,
-                    durable_len,
-                    active: false,
-                    unresolved: 0,
-                    earlier_run: true,
-                },
-            );
+            state.segments.insert(last_seq, Segment::to_read_again(path, created_ms, durable_len));
         }
         let seq = last_seq + 1;
         let created_ms = now_ms();
